@@ -4,5 +4,6 @@
 //! Nothing here does I/O or knows the AWS SDK, so every rule is exercised the same way by unit
 //! tests, by the Lambda that enforces it and by `bucketdrive access check` that explains it.
 
+pub mod config;
 pub mod path;
 pub mod policy;
