@@ -1,1 +1,86 @@
-fn main() {}
+//! `bucketdrive`: the CLI platform engineers use to deploy and run BucketDrive.
+
+mod cli;
+mod commands;
+mod config_file;
+mod exit;
+mod output;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use bucketdrive_core::config::ConfigError;
+use clap::{CommandFactory, Parser};
+
+use crate::cli::{AccessCommand, Cli, Command};
+use crate::exit::{Exit, Failure};
+use crate::output::{Format, Ui};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let g = &cli.global;
+    let color = !g.no_color
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stderr().is_terminal()
+        && g.output == Format::Text;
+    console::set_colors_enabled(color);
+    console::set_colors_enabled_stderr(color);
+    let ui = Ui {
+        format: g.output,
+        color,
+        quiet: g.quiet,
+        verbose: g.verbose,
+        interactive: !g.no_interactive
+            && std::io::stdin().is_terminal()
+            && std::io::stderr().is_terminal(),
+        yes: g.yes,
+    };
+    match run(&cli, &ui) {
+        Ok(exit) => exit.into(),
+        Err(e) => report(&e, &ui).into(),
+    }
+}
+
+fn run(cli: &Cli, ui: &Ui) -> anyhow::Result<Exit> {
+    match &cli.command {
+        Command::Validate(args) => commands::validate::run(args, ui),
+        Command::Access(AccessCommand::Check(args)) => commands::access::run(args, ui),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "bucketdrive",
+                &mut std::io::stdout(),
+            );
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+/// Prints an error the user can act on and picks the exit code.
+fn report(e: &anyhow::Error, ui: &Ui) -> Exit {
+    if let Some(config) = e.downcast_ref::<ConfigError>() {
+        if ui.format == Format::Json {
+            let body = serde_json::json!({ "error": "invalid-config", "file": config.file, "diagnostics": config.diagnostics });
+            println!("{body:#}");
+        } else {
+            eprintln!("{}", config.render(ui.color));
+            eprintln!();
+            eprintln!("{config}");
+        }
+        return Exit::Error;
+    }
+    let exit = e.downcast_ref::<Failure>().map_or(Exit::Error, |f| f.exit);
+    if ui.format == Format::Json {
+        let causes: Vec<String> = e.chain().skip(1).map(ToString::to_string).collect();
+        let body = serde_json::json!({ "error": e.to_string(), "causes": causes });
+        println!("{body:#}");
+    } else {
+        let prefix = ui.paint("error:", |s| s.red().bold());
+        eprintln!("{prefix} {e}");
+        for cause in e.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+    }
+    exit
+}
