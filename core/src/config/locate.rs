@@ -308,7 +308,11 @@ mod tests {
                 ]),
             )
             .unwrap();
-        assert_eq!((access.line, access.column), (6, 38));
+        assert_eq!(
+            (access.line, access.column),
+            (6, 37),
+            "columns count characters, not bytes"
+        );
         assert_eq!(&DOC[access.start..access.end], "read");
     }
 

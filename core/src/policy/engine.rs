@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::rule::{Action, Deny, Grant, GroupPolicy, Rights};
 use crate::path::S3Path;
@@ -217,13 +217,14 @@ pub enum Basis {
     NoGrant,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleSummary {
     pub group: String,
-    pub kind: &'static str,
+    /// `grant` or `deny`
+    pub kind: String,
     pub path: String,
     pub access: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
 }
 
@@ -235,7 +236,7 @@ impl From<&RuleRef<'_>> for RuleSummary {
         };
         RuleSummary {
             group: r.group.to_owned(),
-            kind,
+            kind: kind.to_owned(),
             path: r.path().to_string(),
             access: r.access().to_string(),
             until,
