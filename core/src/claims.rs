@@ -168,7 +168,8 @@ mod tests {
 
     #[test]
     fn each_claim_is_checked() {
-        let cases: Vec<(Box<dyn Fn(&mut AccessClaims)>, ClaimError)> = vec![
+        type Mutation = Box<dyn Fn(&mut AccessClaims)>;
+        let cases: Vec<(Mutation, ClaimError)> = vec![
             (
                 Box::new(|c| c.iss = Some("https://evil".into())),
                 ClaimError::WrongIssuer,

@@ -75,7 +75,7 @@ impl Mfa {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityConfig {
     /// Multi-factor authentication for users of the pool itself (federated users get theirs
@@ -95,18 +95,6 @@ pub struct IdentityConfig {
     pub domain_prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ProviderConfig>,
-}
-
-impl Default for IdentityConfig {
-    fn default() -> Self {
-        IdentityConfig {
-            mfa: Mfa::default(),
-            password_auth: false,
-            self_signup: false,
-            domain_prefix: None,
-            providers: Vec::new(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

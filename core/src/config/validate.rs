@@ -178,9 +178,7 @@ impl Checker<'_> {
         let loc = e.location().map(|l| {
             let start = l.index().min(self.source.len());
             let rest = &self.source[start..];
-            let len = rest
-                .find(|c: char| c == '\n' || c == ':' || c == ',' || c == '}' || c == ']')
-                .unwrap_or(rest.len());
+            let len = rest.find(['\n', ':', ',', '}', ']']).unwrap_or(rest.len());
             Location {
                 line: l.line(),
                 column: l.column(),

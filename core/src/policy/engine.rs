@@ -440,32 +440,6 @@ impl PolicySet {
         }
         out
     }
-
-    /// Rules of `bucket` indexed under a prefix or key that starts with `prefix` (excluding
-    /// `prefix` itself), in key order: the rules that lie strictly below a folder.
-    pub(crate) fn rules_below<'s>(
-        &'s self,
-        bucket: &str,
-        prefix: &'s str,
-    ) -> Vec<(&'s str, RuleRef<'s>)> {
-        use std::ops::Bound::{Excluded, Unbounded};
-        let Some(rules) = self.buckets.get(bucket) else {
-            return Vec::new();
-        };
-        let below = |map: &'s BTreeMap<String, Vec<RuleId>>| {
-            map.range::<str, _>((Excluded(prefix), Unbounded))
-                .take_while(move |(k, _)| k.starts_with(prefix))
-                .flat_map(move |(k, ids)| ids.iter().map(move |id| (k.as_str(), *id)))
-        };
-        below(&rules.prefixes)
-            .chain(below(&rules.objects))
-            .map(|(k, id)| (k, self.rule_ref(id)))
-            .collect()
-    }
-
-    pub(crate) fn is_member(&self, principal: &Principal, group: &str) -> bool {
-        principal.groups.iter().any(|g| g == group) && self.group_ids.contains_key(group)
-    }
 }
 
 #[cfg(test)]

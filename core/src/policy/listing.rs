@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-use super::engine::{Decision, PolicySet, Principal, Reason, Rule};
+use super::engine::{Decision, PolicySet, Principal, Reason};
 use super::rule::Action;
 use crate::path::S3Path;
 
@@ -65,25 +65,27 @@ impl PolicySet {
             Reason::NoGrant { .. } => {}
         }
 
+        // Only the caller's own grants can lead anywhere: walk those, not every rule below the
+        // folder, so planning costs what the caller holds, not what the bucket's policy holds.
         let mut folders = BTreeSet::new();
         let mut objects = BTreeSet::new();
-        for (key, rule) in self.rules_below(folder.bucket(), folder.key()) {
-            let Rule::Grant(grant) = rule.rule else {
-                continue;
-            };
-            if !grant.access.allows(Action::Read)
-                || grant.is_expired(now)
-                || !self.is_member(principal, rule.group)
-            {
+        for held in self.held_grants(principal, now) {
+            let g = held.grant;
+            if !g.access.allows(Action::Read) || g.path.bucket() != folder.bucket() {
                 continue;
             }
-            let rest = &key[folder.key().len()..];
+            let Some(rest) = g.path.key().strip_prefix(folder.key()) else {
+                continue;
+            };
+            if rest.is_empty() {
+                continue;
+            }
             match rest.split_once('/') {
                 Some((child, _)) => {
                     folders.insert(child.to_owned());
                 }
                 None => {
-                    objects.insert(key.to_owned());
+                    objects.insert(g.path.key().to_owned());
                 }
             }
         }
