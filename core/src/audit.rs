@@ -79,6 +79,8 @@ pub enum Basis {
     ExplicitDeny,
     ExpiredGrant,
     NoGrant,
+    /// A listing above granted prefixes: only the folders leading to them were shown.
+    LeadsToGrant,
     /// No token, or one that failed verification.
     InvalidToken,
     /// The token predates the user's revocation time.
@@ -89,6 +91,10 @@ pub enum Basis {
     NotFound,
     /// Only admin groups may do this.
     NotAdmin,
+    /// Allowed as a member of an admin group (reading the audit log).
+    Admin,
+    /// Authorised, but the request conflicts with the object's state (e.g. it exists).
+    Conflict,
     /// Signed in, nothing more was needed (e.g. `GET /api/me`).
     Authenticated,
     /// An admin change made with the CLI by an AWS principal.

@@ -1,1 +1,68 @@
-fn main() {}
+//! `bootstrap`: BucketDrive's Lambda. One binary, three jobs chosen by `BD_MODE`: the HTTP API
+//! (`api`), Cognito's pre-token-generation trigger (`pretoken`) and the audit archiver
+//! (`archive`).
+
+use std::sync::Arc;
+
+use bucketdrive_runtime::adapters::{dynamo, jwks, s3};
+use bucketdrive_runtime::api::{App, Ports};
+use bucketdrive_runtime::presign::SigV4Presigner;
+use bucketdrive_runtime::settings::Settings;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .without_time()
+        .init();
+    let mode = std::env::var("BD_MODE").unwrap_or_else(|_| "api".to_owned());
+    match mode.as_str() {
+        "api" => run_api().await,
+        other => {
+            Err(format!("BD_MODE `{other}` is not supported by this build; expected `api`").into())
+        }
+    }
+}
+
+async fn run_api() -> Result<(), Error> {
+    let settings = Settings::from_env()?;
+    let sdk = aws_config::load_from_env().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let credentials = sdk
+        .credentials_provider()
+        .ok_or("no AWS credentials provider is configured")?;
+    let ports = Ports {
+        keys: Arc::new(jwks::HttpKeySource::new(settings.jwks_url.clone())?),
+        policies: Arc::new(dynamo::DynamoPolicyStore {
+            client: dynamo.clone(),
+            table: settings.policies_table.clone(),
+        }),
+        audit: Arc::new(dynamo::DynamoAuditStore {
+            client: dynamo,
+            table: settings.audit_table.clone(),
+        }),
+        objects: Arc::new(s3::S3ObjectStore::new(&sdk, &settings)),
+        presigner: Arc::new(SigV4Presigner::new(
+            credentials,
+            settings.endpoint_url.clone(),
+        )),
+    };
+    let app = Arc::new(App::new(settings, ports, Arc::new(chrono::Utc::now)));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let app = Arc::clone(&app);
+        async move {
+            Ok::<_, Error>(
+                app.handle_event(event.payload, &event.context.request_id)
+                    .await,
+            )
+        }
+    }))
+    .await
+}

@@ -1,0 +1,279 @@
+//! The HTTP API: authenticate, decide, audit, answer — in that order.
+
+mod cursor;
+mod handlers;
+pub mod http;
+
+use std::sync::Arc;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use bucketdrive_core::audit::{AuditAction, AuditRecord, AuditUser, Basis, Outcome, RecordBuilder};
+use bucketdrive_core::claims::{Expectations, Identity};
+use bucketdrive_core::policy::{PolicySet, Principal};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use self::http::{ApiError, Request, error_response};
+use crate::auth::{AuthError, Verifier, bearer};
+use crate::ports::{AuditStore, KeySource, ObjectStore, PolicyStore, Presigner};
+use crate::settings::Settings;
+use crate::web;
+
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Everything a request needs. Built once per Lambda instance.
+pub struct App {
+    pub settings: Settings,
+    pub verifier: Verifier,
+    pub policies: Arc<dyn PolicyStore>,
+    pub audit: Arc<dyn AuditStore>,
+    pub objects: Arc<dyn ObjectStore>,
+    pub presigner: Arc<dyn Presigner>,
+    pub clock: Clock,
+}
+
+/// The backing services, for [`App::new`].
+pub struct Ports {
+    pub keys: Arc<dyn KeySource>,
+    pub policies: Arc<dyn PolicyStore>,
+    pub audit: Arc<dyn AuditStore>,
+    pub objects: Arc<dyn ObjectStore>,
+    pub presigner: Arc<dyn Presigner>,
+}
+
+/// A signed-in caller, with the policy of their groups loaded.
+pub(crate) struct Caller {
+    pub identity: Identity,
+    pub principal: Principal,
+    pub policy: PolicySet,
+}
+
+impl Caller {
+    pub fn audit_user(&self) -> AuditUser {
+        AuditUser {
+            sub: Some(self.identity.sub.clone()),
+            username: Some(self.identity.username.clone()),
+            email: None,
+        }
+    }
+}
+
+/// A handler's successful answer (its audit record is already written).
+pub(crate) struct Answer {
+    pub response: ApiGatewayV2httpResponse,
+}
+
+impl App {
+    pub fn new(settings: Settings, ports: Ports, clock: Clock) -> App {
+        let verifier = Verifier::new(
+            Expectations {
+                issuer: settings.issuer.clone(),
+                client_id: settings.client_id.clone(),
+                skew_secs: bucketdrive_core::claims::DEFAULT_SKEW_SECS,
+            },
+            ports.keys,
+        );
+        App {
+            settings,
+            verifier,
+            policies: Arc::new(crate::cache::CachedPolicyStore::new(
+                ports.policies,
+                crate::cache::POLICY_TTL,
+            )),
+            audit: ports.audit,
+            objects: ports.objects,
+            presigner: ports.presigner,
+            clock,
+        }
+    }
+
+    /// Handles one invocation. Never fails: every problem becomes a JSON error answer.
+    pub async fn handle_event(
+        &self,
+        event: Value,
+        lambda_request_id: &str,
+    ) -> ApiGatewayV2httpResponse {
+        match serde_json::from_value::<ApiGatewayV2httpRequest>(event) {
+            Ok(e) => {
+                self.handle(Request::from_event(&e, lambda_request_id))
+                    .await
+            }
+            Err(_) => error_response(
+                &ApiError::BadRequest(
+                    "the request could not be read as an API Gateway HTTP API event".into(),
+                ),
+                lambda_request_id,
+            ),
+        }
+    }
+
+    pub async fn handle(&self, req: Request) -> ApiGatewayV2httpResponse {
+        if !(req.path == "/api" || req.path.starts_with("/api/")) {
+            return web::serve(&req.method, &req.path, &self.settings);
+        }
+        match self.route(&req).await {
+            Ok(out) => out.response,
+            Err(e) => error_response(&e, &req.ctx.request_id),
+        }
+    }
+
+    async fn route(&self, req: &Request) -> Result<Answer, ApiError> {
+        let now = (self.clock)();
+        let route = Route::of(&req.method, &req.path);
+        let action = route.as_ref().map_or(AuditAction::Request, |r| r.action());
+        let caller = match self.authenticate(req, now).await {
+            Ok(c) => c,
+            Err(e) => {
+                let (basis, err) = match &e {
+                    AuthError::Unavailable(_) => (Basis::Unavailable, ApiError::unavailable()),
+                    AuthError::Revoked => (Basis::Revoked, ApiError::Unauthorized(e.to_string())),
+                    _ => (Basis::InvalidToken, ApiError::Unauthorized(e.to_string())),
+                };
+                let record = self.record(action, req, now).outcome(
+                    Outcome::Deny,
+                    basis,
+                    format!("not authenticated: {e}"),
+                    err.status(),
+                );
+                self.write(&record).await?;
+                return Err(err);
+            }
+        };
+        let route = match route {
+            Ok(r) => r,
+            Err(err) => {
+                return self
+                    .refuse(&caller, action, req, now, Basis::BadRequest, err)
+                    .await;
+            }
+        };
+        if let Some(msg) = &req.query_error {
+            let err = ApiError::BadRequest(msg.clone());
+            return self
+                .refuse(&caller, action, req, now, Basis::BadRequest, err)
+                .await;
+        }
+        match route {
+            Route::Me => handlers::me(self, &caller, req, now).await,
+            Route::List => handlers::list(self, &caller, req, now).await,
+            Route::Download => handlers::download(self, &caller, req, now).await,
+            Route::Upload => handlers::upload(self, &caller, req, now).await,
+            Route::Audit => handlers::audit(self, &caller, req, now).await,
+        }
+    }
+
+    /// Verifies the token, checks revocation, loads the caller's policies.
+    async fn authenticate(&self, req: &Request, now: DateTime<Utc>) -> Result<Caller, AuthError> {
+        let token = bearer(req.header("authorization"))?;
+        let identity = self.verifier.verify(token, now.timestamp()).await?;
+        let not_before = self.policies.not_before(&identity.sub).await?;
+        if bucketdrive_core::claims::is_revoked(identity.issued_at, not_before) {
+            return Err(AuthError::Revoked);
+        }
+        let policies = self.policies.group_policies(&identity.groups).await?;
+        Ok(Caller {
+            principal: Principal::new(identity.groups.iter().cloned()),
+            policy: PolicySet::new(policies),
+            identity,
+        })
+    }
+
+    pub(crate) fn record(
+        &self,
+        action: AuditAction,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> RecordBuilder {
+        let id = ulid::Ulid::from_datetime(now.into()).to_string();
+        AuditRecord::builder(
+            id,
+            now,
+            action,
+            &req.ctx,
+            self.settings.audit_retention_days,
+        )
+    }
+
+    pub(crate) fn caller_record(
+        &self,
+        caller: &Caller,
+        action: AuditAction,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> RecordBuilder {
+        self.record(action, req, now)
+            .user(caller.audit_user(), caller.principal.groups.clone())
+    }
+
+    /// Writes the record; if that fails the request fails (audit first, fail closed).
+    pub(crate) async fn write(&self, record: &AuditRecord) -> Result<(), ApiError> {
+        self.audit.append(record).await.map_err(|e| {
+            tracing::error!(error = %e, request_id = %record.request_id, "audit write failed; refusing the request");
+            ApiError::unavailable()
+        })
+    }
+
+    /// Audits a refusal decided outside the policy and returns it as the answer.
+    pub(crate) async fn refuse(
+        &self,
+        caller: &Caller,
+        action: AuditAction,
+        req: &Request,
+        now: DateTime<Utc>,
+        basis: Basis,
+        err: ApiError,
+    ) -> Result<Answer, ApiError> {
+        let record = self.caller_record(caller, action, req, now).outcome(
+            Outcome::Deny,
+            basis,
+            err.to_string(),
+            err.status(),
+        );
+        self.write(&record).await?;
+        Err(err)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    Me,
+    List,
+    Download,
+    Upload,
+    Audit,
+}
+
+impl Route {
+    fn of(method: &str, path: &str) -> Result<Route, ApiError> {
+        let route = match path.trim_end_matches('/') {
+            "/api/me" => (Route::Me, "GET"),
+            "/api/ls" => (Route::List, "GET"),
+            "/api/download" => (Route::Download, "POST"),
+            "/api/upload" => (Route::Upload, "POST"),
+            "/api/audit" => (Route::Audit, "GET"),
+            _ => {
+                return Err(ApiError::NotFound(format!(
+                    "no API route at `{}`",
+                    path.chars().take(200).collect::<String>()
+                )));
+            }
+        };
+        if method != route.1 {
+            return Err(ApiError::MethodNotAllowed(format!(
+                "use {} for this route",
+                route.1
+            )));
+        }
+        Ok(route.0)
+    }
+
+    fn action(self) -> AuditAction {
+        match self {
+            Route::Me => AuditAction::Me,
+            Route::List => AuditAction::List,
+            Route::Download => AuditAction::Download,
+            Route::Upload => AuditAction::Upload,
+            Route::Audit => AuditAction::AuditRead,
+        }
+    }
+}
