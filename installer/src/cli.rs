@@ -81,6 +81,9 @@ pub enum Command {
     /// Ask the policy engine, exactly as the Lambda enforces it
     #[command(subcommand)]
     Access(AccessCommand),
+    /// The CloudFormation templates rendered from bucketdrive.yaml
+    #[command(subcommand)]
+    Template(TemplateCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]
@@ -96,6 +99,27 @@ pub enum AccessCommand {
         after_help = "Example:\n  bucketdrive access check -c examples/enterprise.yaml --group external-auditors \\\n      s3://company-reports/annual/audited/report.pdf"
     )]
     Check(AccessCheckArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplateCommand {
+    /// Write the stack's CloudFormation YAML (to stdout, or to `--out FILE`)
+    #[command(
+        after_help = "Examples:\n  bucketdrive template render -c examples/enterprise.yaml --out stack.yaml\n  bucketdrive template render --artifacts        the bootstrap stack that holds the Lambda zips"
+    )]
+    Render(TemplateRenderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TemplateRenderArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Write the template to this file instead of stdout (`-o` is the global `--output` format)
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Render the `bucketdrive-artifacts` bootstrap stack instead (needs no config)
+    #[arg(long)]
+    pub artifacts: bool,
 }
 
 #[derive(Debug, Args)]

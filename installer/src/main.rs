@@ -1,20 +1,15 @@
 //! `bucketdrive`: the CLI platform engineers use to deploy and run BucketDrive.
 
-mod cli;
-mod commands;
-mod config_file;
-mod exit;
-mod output;
-
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use bucketdrive_core::config::ConfigError;
 use clap::{CommandFactory, Parser};
 
-use crate::cli::{AccessCommand, Cli, Command};
-use crate::exit::{Exit, Failure};
-use crate::output::{Format, Ui};
+use bucketdrive::cli::{AccessCommand, Cli, Command, TemplateCommand};
+use bucketdrive::commands;
+use bucketdrive::exit::{Exit, Failure};
+use bucketdrive::output::{Format, Ui};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -45,6 +40,7 @@ fn run(cli: &Cli, ui: &Ui) -> anyhow::Result<Exit> {
     match &cli.command {
         Command::Validate(args) => commands::validate::run(args, ui),
         Command::Access(AccessCommand::Check(args)) => commands::access::run(args, ui),
+        Command::Template(TemplateCommand::Render(args)) => commands::template::run(args, ui),
         Command::Completions { shell } => {
             clap_complete::generate(
                 *shell,
