@@ -221,6 +221,13 @@ impl AuditRecord {
 }
 
 impl RecordBuilder {
+    /// The same record under another id: for a follow-up record about the same request (each
+    /// record is written once, under an id that must not exist yet).
+    pub fn with_id(mut self, id: String) -> Self {
+        self.record.id = id;
+        self
+    }
+
     pub fn user(mut self, user: AuditUser, groups: Vec<String>) -> Self {
         self.record.user = user;
         self.record.groups = groups;

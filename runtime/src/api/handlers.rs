@@ -347,7 +347,7 @@ pub(crate) async fn download(
         Ok(None) => {
             // The allow record is already written; this one says no URL was issued.
             let err = ApiError::NotFound(format!("`{path}` does not exist"));
-            let record = builder.allowed_then(
+            let record = builder.with_id(super::new_id(now)).allowed_then(
                 &decision,
                 Basis::NotFound,
                 "the object does not exist; no URL was issued",
@@ -476,7 +476,7 @@ pub(crate) async fn upload(
             let err = ApiError::Conflict(format!(
                 "`{path}` already exists; send `\"overwrite\": true` to replace it"
             ));
-            let record = builder.allowed_then(
+            let record = builder.with_id(super::new_id(now)).allowed_then(
                 &decision,
                 Basis::Conflict,
                 "the object exists and overwrite was not requested; no URL was issued",

@@ -234,6 +234,11 @@ impl App {
     }
 }
 
+/// A fresh audit record id: a ULID (time-ordered, 80 random bits).
+pub(crate) fn new_id(now: DateTime<Utc>) -> String {
+    ulid::Ulid::from_datetime(now.into()).to_string()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Route {
     Me,
