@@ -1164,7 +1164,7 @@ identity:
       name: __SAML__
       metadata_url: __METADATA_URL__
       groups_attribute: groups
-      group_map: { __GROUP_MAP_KEY__: staff }
+      group_map: { __GROUP_MAP_KEY__: __GROUP__ }
     - type: oidc
       name: Entra
       issuer: https://login.example.com/v2.0
@@ -1172,9 +1172,9 @@ identity:
       client_secret_arn: arn:aws:secretsmanager:eu-west-1:123456789012:secret:entra-AbCdEf
       scopes: [openid, __SCOPE__]
 audit: { archive: true }
-admins: [staff]
+admins: [__GROUP__]
 groups:
-  staff:
+  __GROUP__:
     description: __DESCRIPTION__
     grants: [ __PATH__ ]
 tags:
@@ -1190,6 +1190,7 @@ fn benign(field: &str) -> &'static str {
         "__CLIENT_ID__" => "client-123",
         "__SCOPE__" => "email",
         "__DESCRIPTION__" => "Staff",
+        "__GROUP__" => "staff",
         "__BUCKET__" => "hostile-files",
         "__TAG_KEY__" => "team",
         "__TAG_VALUE__" => "files",
@@ -1197,7 +1198,8 @@ fn benign(field: &str) -> &'static str {
     }
 }
 
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 11] = [
+    "__GROUP__",
     "__DOMAIN__",
     "__SAML__",
     "__METADATA_URL__",
@@ -1502,6 +1504,39 @@ fn cli_reports_a_missing_metadata_file() {
         "{err}"
     );
     assert!(out.stdout.is_empty());
+}
+
+// ---------------------------------------------------------------------------- checkov skips
+
+#[test]
+fn every_checkov_suppression_is_documented() {
+    let mut docs: Vec<Value> = rendered_examples().into_iter().map(|(_, _, d)| d).collect();
+    docs.push(parse(&template::render_artifacts().unwrap()));
+    let mut skipped = BTreeSet::new();
+    for doc in &docs {
+        for (id, r) in resources(doc) {
+            let Some(skips) = r["Metadata"]["checkov"]["skip"].as_array() else {
+                continue;
+            };
+            for s in skips {
+                let check = s["id"].as_str().unwrap();
+                let comment = s["comment"].as_str().unwrap_or_default();
+                assert!(comment.len() > 40, "{id}: {check} needs a real reason");
+                skipped.insert(check.to_owned());
+            }
+        }
+    }
+    let security = std::fs::read_to_string(root().join("docs/security.md")).unwrap();
+    let table = security
+        .split("### Accepted checkov findings")
+        .nth(1)
+        .expect("docs/security.md lists the accepted findings");
+    let documented: BTreeSet<String> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `CKV"))
+        .map(|l| format!("CKV{}", l.split('`').next().unwrap()))
+        .collect();
+    assert_eq!(skipped, documented);
 }
 
 // ------------------------------------------------------------------------------- the artifacts
