@@ -678,6 +678,16 @@ fn sign_in_is_admin_created_srp_and_pkce_unless_configured() {
         doc["Resources"]["UserPool"]["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"],
         false
     );
+    let quick_signup = with(
+        &example(QUICKSTART),
+        "password_auth: true",
+        "self_signup: true",
+    );
+    let doc = parse(&render_src(&quick_signup));
+    assert_eq!(
+        doc["Resources"]["UserPoolClient"]["Properties"]["WriteAttributes"],
+        json!(["name", "email"])
+    );
 }
 
 #[test]

@@ -209,13 +209,16 @@ pub fn build(valid: &ValidConfig, inputs: &RenderInputs) -> Result<StackModel, R
     }
     let mut providers_enabled = vec![json!("COGNITO")];
     providers_enabled.extend(providers.iter().map(|p| json!({"Ref": p.logical_id})));
-    // Federation writes the mapped attributes on every sign-in, so the client must be allowed
-    // to write them; without providers nobody needs to write `custom:idp_groups`.
-    let write_attributes = if has_providers {
-        vec!["name", "email", IDP_GROUPS_ATTRIBUTE]
-    } else {
-        vec!["name"]
-    };
+    // What a signed-in user may change on their own account. Federation writes the mapped
+    // attributes on every sign-in and self sign-up writes the e-mail, so the client must be
+    // allowed to write those; nobody else needs to write `custom:idp_groups`.
+    let mut write_attributes = vec!["name"];
+    if has_providers || c.identity.self_signup {
+        write_attributes.push("email");
+    }
+    if has_providers {
+        write_attributes.push(IDP_GROUPS_ATTRIBUTE);
+    }
 
     let mut bucket_env = Vec::new();
     let mut bucket_arns = Vec::new();
