@@ -212,6 +212,19 @@ impl AuditRecord {
         self.time.format("%Y-%m-%d").to_string()
     }
 
+    /// The attributes stored beside the record for the table's indexes (docs/architecture.md):
+    /// `time_id` always, `day` always, `object` and `user_sub` when known.
+    pub fn index_attributes(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![("time_id", self.time_id()), ("day", self.day())];
+        if let Some(object) = self.object() {
+            out.push(("object", object));
+        }
+        if let Some(sub) = &self.user.sub {
+            out.push(("user_sub", sub.clone()));
+        }
+        out
+    }
+
     /// The `by-object` partition: `s3://bucket/key`, when the record is about a path.
     pub fn object(&self) -> Option<String> {
         self.bucket

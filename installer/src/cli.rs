@@ -84,6 +84,15 @@ pub enum Command {
     /// The CloudFormation templates rendered from bucketdrive.yaml
     #[command(subcommand)]
     Template(TemplateCommand),
+    /// Deploy (or update) the stack from bucketdrive.yaml: package the runtime, show the change
+    /// set, confirm, deploy with live events, then seed groups and policies
+    #[command(
+        after_help = "Examples:\n  bucketdrive deploy -c bucketdrive.yaml --dry-run      show what would change\n  bucketdrive deploy -c bucketdrive.yaml --yes --admin-email it@example.com"
+    )]
+    Deploy(DeployArgs),
+    /// The embedded default: run everything on a local AWS emulator (no account needed)
+    #[command(subcommand)]
+    Local(LocalCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]
@@ -159,4 +168,40 @@ impl From<ActionArg> for bucketdrive_core::policy::Action {
             ActionArg::Delete => Action::Delete,
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Show the change set, then delete it: nothing is deployed
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Use this runtime zip instead of finding or building one
+    #[arg(long, value_name = "FILE", env = "BUCKETDRIVE_RUNTIME_ZIP")]
+    pub runtime_zip: Option<PathBuf>,
+    /// Invite this email as the first admin (member of the first `admins` group)
+    #[arg(long, value_name = "EMAIL")]
+    pub admin_email: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Start the emulator, deploy the quickstart, create a demo user and sample files, print how
+    /// to sign in (idempotent: a second `up` redeploys and prints fresh passwords)
+    Up(LocalUpArgs),
+    /// Stop the emulator `up` started
+    Down,
+    /// Say whether the emulator runs and where the app is
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct LocalUpArgs {
+    /// The config to deploy (default: examples/quickstart.yaml of the checkout)
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Run the emulator on this port (default: a free one)
+    #[arg(long)]
+    pub port: Option<u16>,
 }

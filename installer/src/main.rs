@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use bucketdrive_core::config::ConfigError;
 use clap::{CommandFactory, Parser};
 
-use bucketdrive::cli::{AccessCommand, Cli, Command, TemplateCommand};
+use bucketdrive::cli::{AccessCommand, Cli, Command, LocalCommand, TemplateCommand};
 use bucketdrive::commands;
 use bucketdrive::exit::{Exit, Failure};
 use bucketdrive::output::{Format, Ui};
@@ -41,6 +41,10 @@ fn run(cli: &Cli, ui: &Ui) -> anyhow::Result<Exit> {
         Command::Validate(args) => commands::validate::run(args, ui),
         Command::Access(AccessCommand::Check(args)) => commands::access::run(args, ui),
         Command::Template(TemplateCommand::Render(args)) => commands::template::run(args, ui),
+        Command::Deploy(args) => block_on(commands::deploy::run(args, &cli.global, ui)),
+        Command::Local(LocalCommand::Up(args)) => block_on(commands::local::up(args, ui)),
+        Command::Local(LocalCommand::Down) => commands::local::down(ui),
+        Command::Local(LocalCommand::Status) => commands::local::status(ui),
         Command::Completions { shell } => {
             clap_complete::generate(
                 *shell,
@@ -51,6 +55,15 @@ fn run(cli: &Cli, ui: &Ui) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
     }
+}
+
+/// Runs an async command on a runtime built for this invocation.
+fn block_on<F: std::future::Future<Output = anyhow::Result<Exit>>>(f: F) -> anyhow::Result<Exit> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?
+        .block_on(f)
 }
 
 /// Prints an error the user can act on and picks the exit code.

@@ -59,6 +59,18 @@ impl Ui {
         }
     }
 
+    /// A spinner for slow work, on a terminal only (plain lines otherwise, so CI logs stay
+    /// readable). Lines printed through it appear above it.
+    pub fn spinner(&self, message: &str) -> Option<indicatif::ProgressBar> {
+        if self.quiet || self.format != Format::Text || !console::Term::stderr().is_term() {
+            return None;
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar.set_message(message.to_owned());
+        Some(bar)
+    }
+
     pub fn paint(
         &self,
         text: &str,

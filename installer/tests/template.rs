@@ -223,7 +223,7 @@ fn logical_ids_parameters_and_outputs_follow_the_architecture_doc() {
             BTreeSet::from([
                 "CodeBucket",
                 "CodeKey",
-                "JwksUrl",
+                "JwksBaseUrl",
                 "AuthBaseUrl",
                 "CreateIdentityProviders"
             ])

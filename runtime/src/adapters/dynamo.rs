@@ -147,13 +147,8 @@ pub struct DynamoAuditStore {
 pub fn audit_item(record: &AuditRecord) -> Result<HashMap<String, AttributeValue>, Unavailable> {
     let mut item: HashMap<String, AttributeValue> =
         serde_dynamo::to_item(record).map_err(|e| Unavailable::new("audit table", e))?;
-    item.insert("time_id".into(), s(record.time_id()));
-    item.insert("day".into(), s(record.day()));
-    if let Some(object) = record.object() {
-        item.insert("object".into(), s(object));
-    }
-    if let Some(sub) = &record.user.sub {
-        item.insert("user_sub".into(), s(sub.clone()));
+    for (name, value) in record.index_attributes() {
+        item.insert(name.to_owned(), s(value));
     }
     Ok(item)
 }
