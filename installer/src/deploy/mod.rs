@@ -189,7 +189,7 @@ pub async fn deploy(
     } else {
         valid.config.lambda.architecture
     };
-    let pkg = package::locate(arch, opts.runtime_zip.as_deref(), ui)?;
+    let pkg = package::locate(arch, opts.runtime_zip.as_deref(), aws.is_emulator(), ui)?;
     let (code_bucket, code_key) = if opts.dry_run {
         // Change nothing, not even the artifact bucket: the change set only needs names.
         let outputs: BTreeMap<String, String> = stacks

@@ -43,7 +43,10 @@ pub fn workspace() -> Option<PathBuf> {
 
 /// Finds the zip for `arch`: `explicit` (`--runtime-zip`), then `bucketdrive-runtime-<arch>.zip`
 /// next to this executable (release archives), then a build from the source checkout.
-pub fn locate(arch: Architecture, explicit: Option<&Path>, ui: &Ui) -> anyhow::Result<Package> {
+///
+/// `local`: the zip is for an emulator on this machine, so a debug build for this machine does
+/// (it shares the dependencies of the CLI's own build and skips a cross-compile).
+pub fn locate(arch: Architecture, explicit: Option<&Path>, local: bool, ui: &Ui) -> anyhow::Result<Package> {
     let path = if let Some(p) = explicit {
         p.to_path_buf()
     } else if let Some(p) = std::env::current_exe()
@@ -56,7 +59,7 @@ pub fn locate(arch: Architecture, explicit: Option<&Path>, ui: &Ui) -> anyhow::R
     {
         p
     } else if let Some(ws) = workspace() {
-        build(&ws, arch, ui)?
+        build(&ws, arch, arch == host_arch() && local, ui)?
     } else {
         bail!(
             "no runtime zip for {}: pass `--runtime-zip FILE` (built with scripts/build-runtime --arch {}) or put bucketdrive-runtime-{}.zip next to the bucketdrive executable",
