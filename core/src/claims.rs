@@ -32,6 +32,10 @@ pub struct AccessClaims {
     pub username: Option<String>,
     #[serde(default, rename = "cognito:groups")]
     pub groups: Vec<String>,
+    /// Groups mapped from a federated user's identity-provider groups by BucketDrive's
+    /// pre-token trigger (only that trigger can put claims into a pool-signed token).
+    #[serde(default, rename = "bucketdrive:groups")]
+    pub mapped_groups: Vec<String>,
     #[serde(default)]
     pub jti: Option<String>,
 }
@@ -116,10 +120,16 @@ impl AccessClaims {
             .clone()
             .filter(|s| !s.is_empty())
             .ok_or(ClaimError::MissingSubject)?;
+        let mut groups = self.groups.clone();
+        for g in &self.mapped_groups {
+            if !groups.contains(g) {
+                groups.push(g.clone());
+            }
+        }
         Ok(Identity {
             username: self.username.clone().unwrap_or_else(|| sub.clone()),
             sub,
-            groups: self.groups.clone(),
+            groups,
             issued_at: iat,
             expires_at: exp,
         })
@@ -155,6 +165,7 @@ mod tests {
             nbf: None,
             username: Some("ana".into()),
             groups: vec!["finance".into()],
+            mapped_groups: vec![],
             jti: None,
         }
     }
@@ -223,6 +234,14 @@ mod tests {
         assert!(is_revoked(999, Some(1000)));
         assert!(!is_revoked(1001, Some(1000)));
         assert!(!is_revoked(1000, None));
+    }
+
+    #[test]
+    fn groups_mapped_by_the_trigger_join_the_pools_groups() {
+        let mut c = good();
+        c.mapped_groups = vec!["finance".into(), "auditors".into()];
+        let id = c.check(&expect(), 1500).unwrap();
+        assert_eq!(id.groups, vec!["finance".to_owned(), "auditors".to_owned()]);
     }
 
     #[test]

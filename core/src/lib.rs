@@ -7,5 +7,6 @@
 pub mod audit;
 pub mod claims;
 pub mod config;
+pub mod federation;
 pub mod path;
 pub mod policy;

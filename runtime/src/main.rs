@@ -25,10 +25,47 @@ async fn main() -> Result<(), Error> {
     let mode = std::env::var("BD_MODE").unwrap_or_else(|_| "api".to_owned());
     match mode.as_str() {
         "api" => run_api().await,
+        "pretoken" => run_pretoken().await,
+        "archive" => run_archive().await,
         other => {
-            Err(format!("BD_MODE `{other}` is not supported by this build; expected `api`").into())
+            Err(format!("BD_MODE `{other}` is not one of `api`, `pretoken`, `archive`").into())
         }
     }
+}
+
+fn env(name: &'static str) -> Result<String, Error> {
+    std::env::var(name).map_err(|_| format!("environment variable {name} is not set").into())
+}
+
+async fn run_pretoken() -> Result<(), Error> {
+    let sdk = aws_config::load_from_env().await;
+    let trigger = Arc::new(bucketdrive_runtime::pretoken::PreToken {
+        client: aws_sdk_dynamodb::Client::new(&sdk),
+        table: env("BD_POLICIES_TABLE")?,
+    });
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let trigger = Arc::clone(&trigger);
+        async move { trigger.handle(event.payload).await.map_err(Error::from) }
+    }))
+    .await
+}
+
+async fn run_archive() -> Result<(), Error> {
+    let sdk = aws_config::load_from_env().await;
+    let conf = aws_sdk_s3::config::Builder::from(&sdk)
+        .force_path_style(std::env::var_os("AWS_ENDPOINT_URL").is_some())
+        .build();
+    let archiver = Arc::new(bucketdrive_runtime::archive::Archiver {
+        client: aws_sdk_s3::Client::from_conf(conf),
+        bucket: env("BD_ARCHIVE_BUCKET")?,
+    });
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| {
+            let archiver = Arc::clone(&archiver);
+            async move { archiver.handle(event.payload).await.map_err(Error::from) }
+        },
+    ))
+    .await
 }
 
 async fn run_api() -> Result<(), Error> {

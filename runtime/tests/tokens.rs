@@ -227,6 +227,11 @@ async fn a_revoked_token_is_refused() {
     let r = h2.call(event("apigw-v2-get-me.json", Some(&t))).await;
     assert_eq!(r.status, 401);
     assert_eq!(h2.last().basis, Basis::Revoked);
+    assert_eq!(
+        h2.last().user.sub.as_deref(),
+        Some(SUB),
+        "the revoked caller is named in the record"
+    );
     // A token issued after the revocation works.
     let fresh = sign(&with(
         claims(&["finance"]),

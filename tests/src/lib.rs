@@ -20,6 +20,8 @@
 //! The endpoint may be shared by many test processes at once and is never reset: every test names
 //! its resources with [`unique_name`] and never assumes an empty account.
 
+pub mod stack;
+
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};

@@ -470,6 +470,11 @@ impl Checker<'_> {
                     ),
                 }
                 match &p.client_id {
+                    Some(id) if id.contains("{{") => self.error(
+                        &at("client_id"),
+                        "the OIDC client id contains `{{`, which CloudFormation reads as a dynamic reference",
+                        "copy the client id of the app registered at your IdP; secrets go in `client_secret_arn`",
+                    ),
                     Some(id) if !id.is_empty() && id.len() <= 255 && id.chars().all(|c| c.is_ascii_graphic()) => {}
                     Some(_) => self.error(&at("client_id"), "invalid OIDC client id", "copy the client id of the app registered at your IdP"),
                     None => self.error_at_key(
@@ -493,7 +498,7 @@ impl Checker<'_> {
                 }
                 if let Some(scopes) = &p.scopes {
                     for (j, s) in scopes.iter().enumerate() {
-                        if s.is_empty() || !s.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '\\') {
+                        if s.is_empty() || s.contains("{{") || !s.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '\\') {
                             let mut at = at("scopes");
                             at.push(Seg::Index(j));
                             self.error(&at, format!("invalid scope `{s}`"), "a scope is one word such as `openid` or `email`");
@@ -721,7 +726,13 @@ impl Checker<'_> {
             .collect();
         for (name, group) in &config.groups {
             let gat = path(&[&"groups", name]);
-            if !is_group_name(name) {
+            if name.starts_with("guest-") {
+                self.error_at_key(
+                    &gat,
+                    format!("group names starting with `guest-` are reserved (`{name}`)"),
+                    "`bucketdrive guests invite` creates those; pick another name",
+                );
+            } else if !is_group_name(name) {
                 self.error_at_key(
                     &gat,
                     format!("invalid group name `{name}`"),

@@ -123,13 +123,24 @@ impl App {
         let action = route.as_ref().map_or(AuditAction::Request, |r| r.action());
         let caller = match self.authenticate(req, now).await {
             Ok(c) => c,
-            Err(e) => {
+            Err((e, identity)) => {
                 let (basis, err) = match &e {
                     AuthError::Unavailable(_) => (Basis::Unavailable, ApiError::unavailable()),
                     AuthError::Revoked => (Basis::Revoked, ApiError::Unauthorized(e.to_string())),
                     _ => (Basis::InvalidToken, ApiError::Unauthorized(e.to_string())),
                 };
-                let record = self.record(action, req, now).outcome(
+                let mut builder = self.record(action, req, now);
+                // A verified token whose user was revoked (or whose policies could not be
+                // read) still tells who it was: record them.
+                if let Some(id) = identity {
+                    let user = AuditUser {
+                        sub: Some(id.sub.clone()),
+                        username: Some(id.username.clone()),
+                        email: None,
+                    };
+                    builder = builder.user(user, id.groups.clone());
+                }
+                let record = builder.outcome(
                     Outcome::Deny,
                     basis,
                     format!("not authenticated: {e}"),
@@ -162,15 +173,30 @@ impl App {
         }
     }
 
-    /// Verifies the token, checks revocation, loads the caller's policies.
-    async fn authenticate(&self, req: &Request, now: DateTime<Utc>) -> Result<Caller, AuthError> {
-        let token = bearer(req.header("authorization"))?;
-        let identity = self.verifier.verify(token, now.timestamp()).await?;
-        let not_before = self.policies.not_before(&identity.sub).await?;
+    /// Verifies the token, checks revocation, loads the caller's policies. On failure after
+    /// the token verified, the identity comes back with the error, for the audit record.
+    async fn authenticate(
+        &self,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Caller, (AuthError, Option<Identity>)> {
+        let token = bearer(req.header("authorization")).map_err(|e| (e, None))?;
+        let identity = self
+            .verifier
+            .verify(token, now.timestamp())
+            .await
+            .map_err(|e| (e, None))?;
+        let not_before = match self.policies.not_before(&identity.sub).await {
+            Ok(nb) => nb,
+            Err(e) => return Err((e.into(), Some(identity))),
+        };
         if bucketdrive_core::claims::is_revoked(identity.issued_at, not_before) {
-            return Err(AuthError::Revoked);
+            return Err((AuthError::Revoked, Some(identity)));
         }
-        let policies = self.policies.group_policies(&identity.groups).await?;
+        let policies = match self.policies.group_policies(&identity.groups).await {
+            Ok(p) => p,
+            Err(e) => return Err((e.into(), Some(identity))),
+        };
         Ok(Caller {
             principal: Principal::new(identity.groups.iter().cloned()),
             policy: PolicySet::new(policies),
