@@ -52,6 +52,18 @@ impl ApiError {
         }
     }
 
+    /// Every error code an answer can carry (docs/openapi.yaml lists exactly these).
+    pub const CODES: [&'static str; 8] = [
+        "bad-request",
+        "unauthorized",
+        "forbidden",
+        "not-found",
+        "method-not-allowed",
+        "conflict",
+        "too-large",
+        "unavailable",
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad-request",
@@ -280,6 +292,8 @@ mod tests {
         ];
         let statuses: Vec<u16> = all.iter().map(ApiError::status).collect();
         assert_eq!(statuses, vec![400, 401, 403, 404, 405, 409, 413, 503]);
+        let codes: Vec<&str> = all.iter().map(ApiError::code).collect();
+        assert_eq!(codes, ApiError::CODES.to_vec());
         let r = error_response(&ApiError::Forbidden("no".into()), "req-1");
         let Some(Body::Text(body)) = r.body else {
             panic!("no body")

@@ -274,28 +274,40 @@ pub(crate) enum Route {
     Audit,
 }
 
+/// Every API route: method, path, handler. docs/openapi.yaml describes exactly these (a test
+/// keeps the two equal).
+pub const ROUTES: [(&str, &str); 5] = [
+    ("GET", "/api/me"),
+    ("GET", "/api/ls"),
+    ("POST", "/api/download"),
+    ("POST", "/api/upload"),
+    ("GET", "/api/audit"),
+];
+
 impl Route {
+    const ALL: [Route; 5] = [
+        Route::Me,
+        Route::List,
+        Route::Download,
+        Route::Upload,
+        Route::Audit,
+    ];
+
     fn of(method: &str, path: &str) -> Result<Route, ApiError> {
-        let route = match path.trim_end_matches('/') {
-            "/api/me" => (Route::Me, "GET"),
-            "/api/ls" => (Route::List, "GET"),
-            "/api/download" => (Route::Download, "POST"),
-            "/api/upload" => (Route::Upload, "POST"),
-            "/api/audit" => (Route::Audit, "GET"),
-            _ => {
-                return Err(ApiError::NotFound(format!(
-                    "no API route at `{}`",
-                    path.chars().take(200).collect::<String>()
-                )));
-            }
+        let path = path.trim_end_matches('/');
+        let Some(i) = ROUTES.iter().position(|(_, p)| *p == path) else {
+            return Err(ApiError::NotFound(format!(
+                "no API route at `{}`",
+                path.chars().take(200).collect::<String>()
+            )));
         };
-        if method != route.1 {
+        let (want, _) = ROUTES[i];
+        if method != want {
             return Err(ApiError::MethodNotAllowed(format!(
-                "use {} for this route",
-                route.1
+                "use {want} for this route"
             )));
         }
-        Ok(route.0)
+        Ok(Route::ALL[i])
     }
 
     fn action(self) -> AuditAction {
