@@ -488,7 +488,10 @@ fn created_file_buckets_cap_signature_age_and_allow_the_app_origin() {
                 cors["AllowedOrigins"],
                 json!([{"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]}])
             );
-            assert_eq!(cors["AllowedMethods"], json!(["GET", "PUT", "HEAD"]));
+            assert_eq!(
+                cors["AllowedMethods"],
+                json!(["GET", "PUT", "HEAD", "POST", "DELETE"])
+            );
             assert_eq!(cors["ExposedHeaders"], json!(["ETag"]));
 
             let pol = &doc["Resources"][format!("{id}Policy")]["Properties"]["PolicyDocument"];
