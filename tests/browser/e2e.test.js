@@ -326,6 +326,28 @@ step('a large file goes up in parts (multipart)', async () => {
   rmSync(file);
 });
 
+step("the bucket's CORS rules allow exactly what the browser sends to S3", async () => {
+  // MiniStack without AUTH answers every S3 request with `Access-Control-Allow-Origin: *`, so
+  // the transfers above prove the flow, not the rules. The rules the stack gave the bucket are
+  // what S3 (and MiniStack with AUTH=true) applies: read them and evaluate them here.
+  const res = await fetch(`${ENDPOINT}/${BUCKET}?cors`);
+  assert.equal(res.status, 200);
+  const xml = await res.text();
+  const rules = [...xml.matchAll(/<CORSRule>([\s\S]*?)<\/CORSRule>/g)].map(([, r]) => {
+    const all = (tag) => [...r.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map((m) => m[1]);
+    return { origins: all('AllowedOrigin'), methods: all('AllowedMethod'), headers: all('AllowedHeader'), expose: all('ExposeHeader') };
+  });
+  const glob = (pattern, value) => new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.?+^$()|[\]{}\\]/g, '\\$&')).join('.*')}$`, 'i').test(value);
+  // Single PUT (content-type signed), part PUT, completion POST (content-type), abort DELETE.
+  for (const [method, header] of [['PUT', 'content-type'], ['PUT', null], ['POST', 'content-type'], ['DELETE', null]]) {
+    const rule = rules.find((r) => r.origins.some((o) => glob(o, APP_ORIGIN)) && r.methods.includes(method)
+      && (!header || r.headers.some((h) => glob(h, header))));
+    assert.ok(rule, `no CORS rule lets ${APP_ORIGIN} send ${method}${header ? ` with ${header}` : ''}: ${xml}`);
+    if (method === 'PUT') assert.ok(rule.expose.some((h) => h.toLowerCase() === 'etag'), 'ETag must be exposed');
+  }
+  assert.ok(!rules.some((r) => r.origins.includes('*')), 'no wildcard origin');
+});
+
 step('refused where not allowed: upload into a read-only folder, a folder not granted', async () => {
   await page.click('.side a.entry >> text=reports');
   await page.locator('#listing[aria-busy="false"]').waitFor();
