@@ -5,6 +5,7 @@
 //! tests, by the Lambda that enforces it and by `bucketdrive access check` that explains it.
 
 pub mod audit;
+pub mod audit_query;
 pub mod claims;
 pub mod config;
 pub mod federation;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bucketdrive_core::audit::AuditRecord;
+use bucketdrive_core::audit_query::AuditFilter;
 use bucketdrive_core::policy::GroupPolicy;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::JwkSet;
@@ -37,15 +38,10 @@ pub trait PolicyStore: Send + Sync {
     async fn not_before(&self, sub: &str) -> Result<Option<i64>, Unavailable>;
 }
 
-/// Filters for reading the audit log. Times are inclusive.
+/// A page of a question about the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditQuery {
-    /// A user's `sub`.
-    pub user: Option<String>,
-    /// `s3://bucket/key` (one object) or `s3://bucket/prefix/` (everything below).
-    pub path: Option<String>,
-    pub since: DateTime<Utc>,
-    pub until: DateTime<Utc>,
+    pub filter: AuditFilter,
     pub limit: usize,
     pub cursor: Option<String>,
 }

@@ -473,8 +473,8 @@ async fn the_audit_log_is_for_admins_and_reading_it_is_audited() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let q = h.audit.queries.lock().unwrap()[0].clone();
-    assert_eq!(q.since.to_rfc3339(), "2026-12-01T00:00:00+00:00");
-    assert_eq!(q.until, now());
+    assert_eq!(q.filter.since.to_rfc3339(), "2026-12-01T00:00:00+00:00");
+    assert_eq!(q.filter.until, now());
     let records = r.body["records"].as_array().unwrap();
     assert!(
         records

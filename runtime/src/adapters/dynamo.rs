@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bucketdrive_core::audit::AuditRecord;
+use bucketdrive_core::audit_query::{Filter, plan};
 use bucketdrive_core::policy::GroupPolicy;
-use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ports::{AuditPage, AuditQuery, AuditStore, PolicyStore, Unavailable};
@@ -153,14 +153,65 @@ pub fn audit_item(record: &AuditRecord) -> Result<HashMap<String, AttributeValue
     Ok(item)
 }
 
-/// Where a query page left off.
+/// Where a query page left off: the plan step, and DynamoDB's key within it.
 #[derive(Serialize, Deserialize)]
 struct Cursor {
-    /// For day-by-day queries, the day being read.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    day: Option<String>,
+    step: usize,
     #[serde(default)]
     key: HashMap<String, String>,
+}
+
+fn encode_cursor(step: usize, key: HashMap<String, String>) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Cursor { step, key }).unwrap_or_default())
+}
+
+fn filter_expression(
+    filters: &[Filter],
+) -> (
+    Option<String>,
+    HashMap<String, String>,
+    HashMap<String, AttributeValue>,
+) {
+    let mut exprs = Vec::new();
+    let mut names = HashMap::new();
+    let mut values = HashMap::new();
+    for (i, f) in filters.iter().enumerate() {
+        let v = format!(":f{i}");
+        let (expr, name, value) = match f {
+            Filter::ObjectEquals(o) => (format!("#object = {v}"), ("#object", "object"), o.clone()),
+            Filter::ObjectPrefix(p) => (
+                format!("begins_with(#object, {v})"),
+                ("#object", "object"),
+                p.clone(),
+            ),
+            Filter::UserEquals(u) => (
+                format!("#user_sub = {v}"),
+                ("#user_sub", "user_sub"),
+                u.clone(),
+            ),
+            Filter::Action(a) => (
+                format!("#action = {v}"),
+                ("#action", "action"),
+                a.as_str().to_owned(),
+            ),
+            Filter::Outcome(o) => (
+                format!("#outcome = {v}"),
+                ("#outcome", "outcome"),
+                match o {
+                    bucketdrive_core::audit::Outcome::Allow => "allow".to_owned(),
+                    bucketdrive_core::audit::Outcome::Deny => "deny".to_owned(),
+                },
+            ),
+        };
+        exprs.push(expr);
+        names.insert(name.0.to_owned(), name.1.to_owned());
+        values.insert(v, s(value));
+    }
+    (
+        (!exprs.is_empty()).then(|| exprs.join(" AND ")),
+        names,
+        values,
+    )
 }
 
 #[async_trait]
@@ -183,117 +234,85 @@ impl AuditStore for DynamoAuditStore {
     }
 
     async fn query(&self, q: &AuditQuery) -> Result<AuditPage, Unavailable> {
-        let cursor: Option<Cursor> = match &q.cursor {
-            Some(c) => Some(
-                URL_SAFE_NO_PAD
+        let steps = plan(&q.filter).map_err(|e| Unavailable::new("query", e))?;
+        let (first_step, mut start_key) = match &q.cursor {
+            Some(c) => {
+                let c: Cursor = URL_SAFE_NO_PAD
                     .decode(c)
                     .ok()
                     .and_then(|b| serde_json::from_slice(&b).ok())
-                    .ok_or_else(|| Unavailable::new("cursor", "invalid"))?,
-            ),
-            None => None,
-        };
-        let lo = format!(
-            "{}#",
-            q.since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-        );
-        let hi = format!(
-            "{}#~",
-            q.until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-        );
-        let object_exact = q.path.as_ref().filter(|p| !p.ends_with('/'));
-        let prefix = q.path.as_ref().filter(|p| p.ends_with('/'));
-        // One index per question, never a scan: by user, by object, or day by day.
-        let (index, pk_name, mut days): (&str, &str, Vec<String>) = if let Some(user) = &q.user {
-            ("by-user", "user_sub", vec![user.clone()])
-        } else if let Some(object) = object_exact {
-            ("by-object", "object", vec![object.clone()])
-        } else {
-            ("by-day", "day", days_desc(q.since, q.until))
-        };
-        let mut start_key = None;
-        if let Some(c) = cursor {
-            if let Some(day) = c.day {
-                days.retain(|d| d <= &day);
-            }
-            if !c.key.is_empty() {
-                start_key = Some(
+                    .ok_or_else(|| Unavailable::new("cursor", "invalid"))?;
+                let key = (!c.key.is_empty()).then(|| {
                     c.key
                         .into_iter()
                         .map(|(k, v)| (k, s(v)))
-                        .collect::<HashMap<_, _>>(),
-                );
-            }
-        }
-        let mut records = Vec::new();
-        for (i, pk) in days.iter().enumerate() {
-            let mut req = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression("#pk = :pk AND time_id BETWEEN :lo AND :hi")
-                .expression_attribute_names("#pk", pk_name)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":lo", s(lo.clone()))
-                .expression_attribute_values(":hi", s(hi.clone()))
-                .scan_index_forward(false)
-                .limit((q.limit - records.len()).max(1) as i32)
-                .set_exclusive_start_key(if i == 0 { start_key.take() } else { None });
-            let mut filters = Vec::new();
-            if let Some(p) = prefix {
-                req = req.expression_attribute_values(":prefix", s(p.clone()));
-                filters.push("begins_with(#object, :prefix)");
-                req = req.expression_attribute_names("#object", "object");
-            }
-            if q.user.is_some()
-                && let Some(o) = object_exact
-            {
-                req = req.expression_attribute_values(":object", s(o.clone()));
-                filters.push("#object = :object");
-                req = req.expression_attribute_names("#object", "object");
-            }
-            if !filters.is_empty() {
-                req = req.filter_expression(filters.join(" AND "));
-            }
-            let resp = req.send().await.map_err(|e| {
-                Unavailable::new(
-                    "audit table",
-                    aws_sdk_dynamodb::error::DisplayErrorContext(e),
-                )
-            })?;
-            for item in resp.items.unwrap_or_default() {
-                let r: AuditRecord = serde_dynamo::from_item(item)
-                    .map_err(|e| Unavailable::new("audit table", e))?;
-                records.push(r);
-            }
-            if let Some(last) = resp.last_evaluated_key {
-                let key = last
-                    .into_iter()
-                    .filter_map(|(k, v)| v.as_s().ok().map(|x| (k, x.clone())))
-                    .collect();
-                let c = Cursor {
-                    day: (index == "by-day").then(|| pk.clone()),
-                    key,
-                };
-                return Ok(AuditPage {
-                    records,
-                    cursor: Some(
-                        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c).unwrap_or_default()),
-                    ),
+                        .collect::<HashMap<_, _>>()
                 });
+                (c.step, key)
+            }
+            None => (0, None),
+        };
+        let mut records = Vec::new();
+        for (i, step) in steps.iter().enumerate().skip(first_step) {
+            // A filtered query may return fewer items than asked: keep reading the partition
+            // until the page is full or it is exhausted.
+            loop {
+                let (filter, mut names, values) = filter_expression(&step.filters);
+                names.insert("#pk".into(), step.index.partition_attribute().into());
+                let resp = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(step.index.name())
+                    .key_condition_expression("#pk = :pk AND time_id BETWEEN :lo AND :hi")
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(Some(
+                        values
+                            .into_iter()
+                            .chain([
+                                (":pk".to_owned(), s(step.partition.clone())),
+                                (":lo".to_owned(), s(step.from.clone())),
+                                (":hi".to_owned(), s(step.to.clone())),
+                            ])
+                            .collect(),
+                    ))
+                    .set_filter_expression(filter)
+                    .scan_index_forward(false)
+                    .limit((q.limit - records.len()).max(1) as i32)
+                    .set_exclusive_start_key(start_key.take())
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        Unavailable::new(
+                            "audit table",
+                            aws_sdk_dynamodb::error::DisplayErrorContext(e),
+                        )
+                    })?;
+                for item in resp.items.unwrap_or_default() {
+                    let r: AuditRecord = serde_dynamo::from_item(item)
+                        .map_err(|e| Unavailable::new("audit table", e))?;
+                    records.push(r);
+                }
+                let last = resp.last_evaluated_key.map(|last| {
+                    last.into_iter()
+                        .filter_map(|(k, v)| v.as_s().ok().map(|x| (k, x.clone())))
+                        .collect::<HashMap<_, _>>()
+                });
+                match last {
+                    Some(key) if records.len() >= q.limit => {
+                        return Ok(AuditPage {
+                            records,
+                            cursor: Some(encode_cursor(i, key)),
+                        });
+                    }
+                    Some(key) => {
+                        start_key = Some(key.into_iter().map(|(k, v)| (k, s(v))).collect())
+                    }
+                    None => break,
+                }
             }
             if records.len() >= q.limit {
-                // This day is exhausted; the next page starts with the next (older) day.
-                let cursor = days.get(i + 1).map(|d| {
-                    URL_SAFE_NO_PAD.encode(
-                        serde_json::to_vec(&Cursor {
-                            day: Some(d.clone()),
-                            key: HashMap::new(),
-                        })
-                        .unwrap_or_default(),
-                    )
-                });
+                let cursor = (i + 1 < steps.len()).then(|| encode_cursor(i + 1, HashMap::new()));
                 return Ok(AuditPage { records, cursor });
             }
         }
@@ -301,31 +320,5 @@ impl AuditStore for DynamoAuditStore {
             records,
             cursor: None,
         })
-    }
-}
-
-/// Every UTC day from `until` back to `since`, newest first.
-fn days_desc(since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut d = until.date_naive();
-    let first = since.date_naive();
-    while d >= first {
-        out.push(d.format("%Y-%m-%d").to_string());
-        d -= Duration::days(1);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn days_cover_the_range_newest_first() {
-        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        assert_eq!(
-            days_desc(t("2026-12-02T23:00:00Z"), t("2026-12-04T01:00:00Z")),
-            vec!["2026-12-04", "2026-12-03", "2026-12-02"]
-        );
     }
 }

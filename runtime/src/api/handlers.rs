@@ -14,6 +14,7 @@ use serde_json::json;
 use super::http::{ApiError, Request, json_response};
 use super::{Answer, App, Caller, cursor};
 use crate::ports::{AuditQuery, ObjectMeta, PresignOp, PresignRequest};
+use bucketdrive_core::audit_query::{AuditFilter, plan};
 
 /// Above this size an upload is multipart.
 pub const MULTIPART_THRESHOLD: u64 = 100 * 1024 * 1024;
@@ -614,11 +615,6 @@ pub(crate) async fn audit(
                     .ok_or_else(|| bad(format!("`until` is not a time: `{t}`")))?,
                 None => now,
             };
-            if until < since || until - since > chrono::Duration::days(366) {
-                return Err(bad(
-                    "`since`..`until` must be a range of at most 366 days".into()
-                ));
-            }
             let limit = match q.get("limit") {
                 Some(l) => l
                     .parse::<usize>()
@@ -631,11 +627,31 @@ pub(crate) async fn audit(
                 Some(p) => Some(parse_path(p, false)?.to_string()),
                 None => None,
             };
-            Ok(AuditQuery {
+            let action = match q.get("action").filter(|a| !a.is_empty()) {
+                Some(a) => Some(a.parse::<AuditAction>().map_err(bad)?),
+                None => None,
+            };
+            let outcome = match q.get("decision").map(String::as_str) {
+                None | Some("") => None,
+                Some("allow") => Some(Outcome::Allow),
+                Some("deny") => Some(Outcome::Deny),
+                Some(other) => {
+                    return Err(bad(format!(
+                        "`decision` is `allow` or `deny`, not `{other}`"
+                    )));
+                }
+            };
+            let filter = AuditFilter {
                 user: q.get("user").filter(|u| !u.is_empty()).cloned(),
                 path,
+                action,
+                outcome,
                 since,
                 until,
+            };
+            plan(&filter).map_err(|e| bad(e.to_string()))?;
+            Ok(AuditQuery {
+                filter,
                 limit,
                 cursor: q.get("cursor").filter(|c| !c.is_empty()).cloned(),
             })
@@ -648,10 +664,7 @@ pub(crate) async fn audit(
                 .await;
         }
     };
-    let detail = serde_json::to_string(&json!({
-        "user": query.user, "path": query.path, "since": query.since, "until": query.until,
-    }))
-    .unwrap_or_default();
+    let detail = serde_json::to_string(&query.filter).unwrap_or_default();
     let record = app
         .caller_record(caller, action, req, now)
         .detail(detail)
