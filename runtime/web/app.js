@@ -102,13 +102,14 @@ function buildSession(me, roots) {
   const entries = [];
   for (const r of roots) {
     const a = access(r.path);
-    entries.push({ path: r.path, label: paths.nameOf(r.path), read: true, write: a.write });
+    const file = r.kind === 'file' || !paths.isFolder(r.path);
+    entries.push({ path: r.path, label: paths.nameOf(r.path), read: true, write: !file && a.write, file });
   }
   const writable = grants.filter((g) => g.write && !g.read && paths.isFolder(g.path));
   for (const g of writable) {
     const inside = writable.some((o) => o.path !== g.path && paths.covers(o.path, g.path));
     if (!inside && !entries.some((e) => e.path === g.path)) {
-      entries.push({ path: g.path, label: paths.nameOf(g.path), read: access(g.path).read, write: true });
+      entries.push({ path: g.path, label: paths.nameOf(g.path), read: access(g.path).read, write: true, file: false });
     }
   }
   let active = 0;

@@ -34,15 +34,42 @@ function entryList(session, current, compact) {
   }
   return h('ul', { class: compact ? 'entry-list compact' : 'entry-list' },
     session.entries.map((e) => {
+      const inner = [
+        h('span', { class: `icon ${e.file ? 'file' : 'folder'}`, 'aria-hidden': 'true' }),
+        h('span', { class: 'entry-text' },
+          h('span', { class: 'entry-name', text: e.label }),
+          h('span', { class: 'entry-path', text: e.path }),
+          h('span', { class: 'entry-badges' }, e.file ? h('span', { class: 'badge r', text: 'File' }) : badges(e))),
+      ];
+      if (e.file) {
+        // A grant on one object: nothing to browse, it downloads.
+        const button = h('button', { type: 'button', class: 'entry entry-file', 'aria-label': `Download ${e.label}` }, inner);
+        button.addEventListener('click', () => downloadPath(session, e.path, e.label, button));
+        return h('li', {}, button);
+      }
       const here = current && paths.covers(e.path, current);
       return h('li', {},
-        h('a', { href: browseHref(e.path), class: 'entry', 'aria-current': here ? 'true' : null },
-          h('span', { class: 'icon folder', 'aria-hidden': 'true' }),
-          h('span', { class: 'entry-text' },
-            h('span', { class: 'entry-name', text: e.label }),
-            h('span', { class: 'entry-path', text: e.path }),
-            h('span', { class: 'entry-badges' }, badges(e)))));
+        h('a', { href: browseHref(e.path), class: 'entry', 'aria-current': here ? 'true' : null }, inner));
     }));
+}
+
+/** Asks the API for a download URL and lets the browser fetch it. `signal` cancels the ask. */
+export async function downloadPath(session, path, name, button, signal) {
+  if (button) button.disabled = true;
+  try {
+    const r = await call('POST', '/api/download', { body: { path }, signal });
+    download(r.url, r.name || name);
+    announce(`Downloading ${r.name || name} (${formatSize(r.size)}).`);
+  } catch (e) {
+    if (e.name === 'AbortError') return;
+    if (e.kind === 'denied') {
+      session.report(e, null, `You can't download ${name}.`);
+    } else {
+      session.report(e, () => downloadPath(session, path, name, button, signal));
+    }
+  } finally {
+    if (button) button.disabled = false;
+  }
 }
 
 export function renderHome(main, session) {
@@ -263,22 +290,8 @@ export function renderBrowse(main, session, route) {
     }
   }
 
-  async function startDownload(f, button) {
-    button.disabled = true;
-    try {
-      const r = await call('POST', '/api/download', { body: { path: f.path }, signal: aborter.signal });
-      download(r.url, r.name || f.name);
-      announce(`Downloading ${r.name || f.name} (${formatSize(r.size)}).`);
-    } catch (e) {
-      if (e.name === 'AbortError') return;
-      if (e.kind === 'denied') {
-        session.report(e, null, `You can't download ${f.name}.`);
-      } else {
-        session.report(e, () => startDownload(f, button));
-      }
-    } finally {
-      button.disabled = false;
-    }
+  function startDownload(f, button) {
+    return downloadPath(session, f.path, f.name, button, aborter.signal);
   }
 
   // ---- uploads
