@@ -41,22 +41,33 @@ pub fn workspace() -> Option<PathBuf> {
     dir.join("scripts/build-runtime").is_file().then_some(dir)
 }
 
-/// Finds the zip for `arch`: `explicit` (`--runtime-zip`), then `bucketdrive-runtime-<arch>.zip`
-/// next to this executable (release archives), then a build from the source checkout.
-///
-/// `local`: the zip is for an emulator on this machine, so a debug build for this machine does
-/// (it shares the dependencies of the CLI's own build and skips a cross-compile).
-pub fn locate(arch: Architecture, explicit: Option<&Path>, local: bool, ui: &Ui) -> anyhow::Result<Package> {
-    let path = if let Some(p) = explicit {
-        p.to_path_buf()
-    } else if let Some(p) = std::env::current_exe()
+/// A zip that needs no build: `explicit` (`--runtime-zip`), else `bucketdrive-runtime-<arch>.zip`
+/// next to this executable (release archives).
+fn prebuilt_path(arch: Architecture, explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    std::env::current_exe()
         .ok()
         .and_then(|exe| {
             exe.parent()
                 .map(|d| d.join(format!("bucketdrive-runtime-{}.zip", arch.as_str())))
         })
         .filter(|p| p.is_file())
-    {
+}
+
+/// Finds the zip for `arch`: `explicit` (`--runtime-zip`), then `bucketdrive-runtime-<arch>.zip`
+/// next to this executable (release archives), then a build from the source checkout.
+///
+/// `local`: the zip is for an emulator on this machine, so a debug build for this machine does
+/// (it shares the dependencies of the CLI's own build and skips a cross-compile).
+pub fn locate(
+    arch: Architecture,
+    explicit: Option<&Path>,
+    local: bool,
+    ui: &Ui,
+) -> anyhow::Result<Package> {
+    let path = if let Some(p) = prebuilt_path(arch, explicit) {
         p
     } else if let Some(ws) = workspace() {
         build(&ws, arch, arch == host_arch() && local, ui)?
@@ -68,6 +79,20 @@ pub fn locate(arch: Architecture, explicit: Option<&Path>, local: bool, ui: &Ui)
             arch.as_str()
         );
     };
+    read(path, arch)
+}
+
+/// The zip when one is at hand without building (`plan` compares code only then).
+pub fn locate_prebuilt(
+    arch: Architecture,
+    explicit: Option<&Path>,
+) -> anyhow::Result<Option<Package>> {
+    prebuilt_path(arch, explicit)
+        .map(|p| read(p, arch))
+        .transpose()
+}
+
+fn read(path: PathBuf, arch: Architecture) -> anyhow::Result<Package> {
     let bytes = std::fs::read(&path)
         .with_context(|| format!("cannot read the runtime zip `{}`", path.display()))?;
     if bytes.len() < 4 || &bytes[..4] != b"PK\x03\x04" {
@@ -82,15 +107,22 @@ pub fn locate(arch: Architecture, explicit: Option<&Path>, local: bool, ui: &Ui)
     })
 }
 
-fn build(workspace: &Path, arch: Architecture, ui: &Ui) -> anyhow::Result<PathBuf> {
+/// Runs scripts/build-runtime: `dev` builds a debug binary for this machine (what a local
+/// emulator runs), otherwise a static release binary for `arch`.
+fn build(workspace: &Path, arch: Architecture, dev: bool, ui: &Ui) -> anyhow::Result<PathBuf> {
     ui.status(format!(
-        "building the Lambda runtime for {} (scripts/build-runtime)…",
-        arch.as_str()
+        "building the Lambda runtime for {}{} (scripts/build-runtime)…",
+        arch.as_str(),
+        if dev { ", debug" } else { "" }
     ));
     let spinner = ui.spinner("building the runtime");
-    let out = std::process::Command::new(workspace.join("scripts/build-runtime"))
-        .arg("--arch")
-        .arg(arch.as_str())
+    let mut cmd = std::process::Command::new(workspace.join("scripts/build-runtime"));
+    if dev {
+        cmd.arg("--dev");
+    } else {
+        cmd.arg("--arch").arg(arch.as_str());
+    }
+    let out = cmd
         .current_dir(workspace)
         .stdin(std::process::Stdio::null())
         .output()
