@@ -425,6 +425,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dynamic_references_never_reach_the_template() {
+        let err = data(
+            || "identity.providers[0].client_id".to_owned(),
+            "{{resolve:ssm:/x}}",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, RenderError::DynamicReference { ref field } if field == "identity.providers[0].client_id")
+        );
+        assert_eq!(data(String::new, "a{b}c").unwrap(), "a{b}c");
+    }
+
+    #[test]
     fn logical_ids_are_alphanumeric_and_stable() {
         assert_eq!(camel("acme-partner.drop"), "AcmePartnerDrop");
         assert_eq!(camel("x1-2y"), "X12y");
