@@ -9,11 +9,17 @@ use crate::output::Format;
 const AFTER_HELP: &str = "\
 Start here:
   bucketdrive local up                 run everything on a local AWS emulator (no account needed)
-  bucketdrive validate                 check bucketdrive.yaml
+  bucketdrive deploy                   no bucketdrive.yaml yet? a wizard writes it, then deploys
+  bucketdrive plan                     what differs between bucketdrive.yaml and what is live
+  bucketdrive groups add finance --grant s3://company-reports/quarterly/
+                                       edit bucketdrive.yaml and apply at once (no stack update)
   bucketdrive access check --group finance s3://company-reports/annual/x.pdf
                                        explain what a group may do, with the rule that decides
 
-Exit codes: 0 ok · 1 error · 2 changes pending (plan) · 3 denied (access check) · 4 declined · 5 deploy failed";
+Environment: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, BUCKETDRIVE_CONFIG, BUCKETDRIVE_OUTPUT,
+BUCKETDRIVE_YES, BUCKETDRIVE_NO_INTERACTIVE, BUCKETDRIVE_RUNTIME_ZIP, NO_COLOR. See docs/cli.md.
+
+Exit codes: 0 ok · 1 error · 2 changes pending (plan) · 3 denied · 4 declined · 5 deploy failed";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,7 +39,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// AWS profile to use (default: the AWS SDK's usual chain)
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", env = "AWS_PROFILE")]
     pub profile: Option<String>,
     /// AWS region (default: the config's `region`, then the SDK's chain)
     #[arg(long, global = true, value_name = "REGION")]
@@ -51,7 +57,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "BUCKETDRIVE_NO_INTERACTIVE", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub no_interactive: bool,
     /// Plain output without colours (also honours NO_COLOR)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "BUCKETDRIVE_NO_COLOR", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub no_color: bool,
     /// More detail (repeat for more)
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
@@ -84,12 +90,36 @@ pub enum Command {
     /// The CloudFormation templates rendered from bucketdrive.yaml
     #[command(subcommand)]
     Template(TemplateCommand),
+    /// Write bucketdrive.yaml by answering questions (the wizard `deploy` runs when the file is
+    /// missing), without deploying
+    #[command(after_help = INIT_HELP)]
+    Init(InitArgs),
     /// Deploy (or update) the stack from bucketdrive.yaml: package the runtime, show the change
-    /// set, confirm, deploy with live events, then seed groups and policies
-    #[command(
-        after_help = "Examples:\n  bucketdrive deploy -c bucketdrive.yaml --dry-run      show what would change\n  bucketdrive deploy -c bucketdrive.yaml --yes --admin-email it@example.com"
-    )]
+    /// set, confirm, deploy with live events, then seed groups and policies. Without a config
+    /// file, a wizard writes one first.
+    #[command(after_help = DEPLOY_HELP)]
     Deploy(DeployArgs),
+    /// Show how the live stack, Cognito groups and policies differ from bucketdrive.yaml.
+    /// Exit 0 = in sync, 2 = changes pending, 1 = error.
+    #[command(after_help = PLAN_HELP)]
+    Plan(PlanArgs),
+    /// Make everything live equal bucketdrive.yaml (deploy without asking, then converge);
+    /// running it twice reports no changes
+    #[command(after_help = APPLY_HELP)]
+    Apply(PlanArgs),
+    /// Groups and their grants: each change edits bucketdrive.yaml and applies at once, without
+    /// a stack update (effective within seconds)
+    #[command(subcommand)]
+    Groups(GroupsCommand),
+    /// People in the user pool: invite, list, disable, enable, remove
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Where the stack is, its URLs, and whether groups and policies match bucketdrive.yaml
+    #[command(after_help = "Example:\n  bucketdrive status -c bucketdrive.yaml --output json")]
+    Status(ConfigArg),
+    /// Delete the stack; says first what is kept (audit data, file buckets, the user pool)
+    #[command(after_help = DESTROY_HELP)]
+    Destroy(ConfigArg),
     /// The embedded default: run everything on a local AWS emulator (no account needed)
     #[command(subcommand)]
     Local(LocalCommand),
@@ -170,6 +200,47 @@ impl From<ActionArg> for bucketdrive_core::policy::Action {
     }
 }
 
+const INIT_HELP: &str = "\
+Every question has a flag; without a terminal, a missing answer is an error naming its flag.
+
+Examples:
+  bucketdrive init                      ask everything
+  bucketdrive init -c bucketdrive.yaml --region eu-west-1 --stack acme-files \\
+      --bucket company-reports --create-bucket acme-partner-drop \\
+      --grant finance=s3://company-reports/quarterly/ \\
+      --grant engineering=read-write:s3://acme-partner-drop/incoming/ \\
+      --mfa required --url-ttl 10m --audit-retention-days 400 --no-idp";
+
+const DEPLOY_HELP: &str = "\
+Examples:
+  bucketdrive deploy                                     no bucketdrive.yaml yet: the wizard asks, writes it, deploys
+  bucketdrive deploy -c bucketdrive.yaml --dry-run       show what would change
+  bucketdrive deploy -c bucketdrive.yaml --yes --admin-email it@example.com
+
+The wizard's flags (--stack, --bucket, --grant, …; see `bucketdrive init --help`) apply only
+when the config file does not exist yet.";
+
+const PLAN_HELP: &str = "\
+Examples:
+  bucketdrive plan                          text, with a unified diff of the template
+  bucketdrive plan --output json            for CI; exit 2 means `apply` has work to do
+
+The stack is compared through a CloudFormation change set that is created and deleted again
+(needs cloudformation:CreateChangeSet and DeleteChangeSet). Drift of stack resources made by
+hand is not in a change set: CloudFormation's drift detection covers that.";
+
+const APPLY_HELP: &str = "\
+Examples:
+  bucketdrive apply -c bucketdrive.yaml     in CI, after review of `bucketdrive plan`";
+
+const DESTROY_HELP: &str = "\
+Asks you to type the stack name unless --yes. Kept after the stack is gone (DeletionPolicy
+Retain): the user pool (the people), the audit table, the buckets the stack created, the audit
+archive; and the shared `bucketdrive-artifacts` stack.
+
+Example:
+  bucketdrive destroy -c bucketdrive.yaml";
+
 #[derive(Debug, Args)]
 pub struct DeployArgs {
     #[command(flatten)]
@@ -183,17 +254,304 @@ pub struct DeployArgs {
     /// Invite this email as the first admin (member of the first `admins` group)
     #[arg(long, value_name = "EMAIL")]
     pub admin_email: Option<String>,
+    #[command(flatten)]
+    pub wizard: WizardArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Overwrite the file when it exists
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub wizard: WizardArgs,
+}
+
+/// The wizard's answers as flags: each question is skipped when its flag is given.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Wizard answers (used when the config file does not exist)")]
+pub struct WizardArgs {
+    /// Stack name (also the prefix of its resources)
+    #[arg(long, value_name = "NAME")]
+    pub stack: Option<String>,
+    /// An existing bucket to share (never modified; repeat for several)
+    #[arg(long = "bucket", value_name = "NAME")]
+    pub buckets: Vec<String>,
+    /// A bucket the stack creates and hardens (repeat for several)
+    #[arg(long = "create-bucket", value_name = "NAME")]
+    pub create_buckets: Vec<String>,
+    /// A group's grant: `finance=s3://reports/q/` (read) or `eng=read-write:s3://drop/in/`
+    /// (repeat; each group named here is declared)
+    #[arg(long = "grant", value_name = "GROUP=[ACCESS:]S3_PATH")]
+    pub grants: Vec<String>,
+    /// The group whose members read the audit log [default: admins]
+    #[arg(long, value_name = "NAME")]
+    pub admin_group: Option<String>,
+    /// Multi-factor authentication for the pool's own users [default: required]
+    #[arg(long, value_enum)]
+    pub mfa: Option<MfaArg>,
+    /// A SAML identity provider (repeat for several)
+    #[arg(long = "saml", value_name = "NAME=METADATA_URL")]
+    pub saml: Vec<String>,
+    /// An OIDC identity provider (the secret's ARN, never the secret; repeat for several)
+    #[arg(long = "oidc", value_name = "NAME=ISSUER,CLIENT_ID,CLIENT_SECRET_ARN")]
+    pub oidc: Vec<String>,
+    /// No identity provider: people sign in with the pool's own accounts
+    #[arg(long, conflicts_with_all = ["saml", "oidc"])]
+    pub no_idp: bool,
+    /// Lifetime of download links, 1m..1h [default: 10m]
+    #[arg(long, value_name = "DURATION")]
+    pub url_ttl: Option<String>,
+    /// Days audit records stay queryable [default: 400]
+    #[arg(long, value_name = "DAYS")]
+    pub audit_retention_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MfaArg {
+    Off,
+    Optional,
+    Required,
+}
+
+impl From<MfaArg> for bucketdrive_core::config::Mfa {
+    fn from(m: MfaArg) -> Self {
+        use bucketdrive_core::config::Mfa;
+        match m {
+            MfaArg::Off => Mfa::Off,
+            MfaArg::Optional => Mfa::Optional,
+            MfaArg::Required => Mfa::Required,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The runtime zip to compare (and, for `apply`, deploy); without it `plan` keeps the
+    /// stack's current code and `apply` finds or builds one
+    #[arg(long, value_name = "FILE", env = "BUCKETDRIVE_RUNTIME_ZIP")]
+    pub runtime_zip: Option<PathBuf>,
+}
+
+/// Read, write or both, as `--access` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum AccessArg {
+    /// list and download
+    #[default]
+    Read,
+    /// upload
+    Write,
+    /// both
+    ReadWrite,
+}
+
+impl AccessArg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessArg::Read => "read",
+            AccessArg::Write => "write",
+            AccessArg::ReadWrite => "read-write",
+        }
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GroupsCommon {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Only edit bucketdrive.yaml; apply later (`bucketdrive apply`, e.g. in CI after review)
+    #[arg(long)]
+    pub no_apply: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupsCommand {
+    /// Declare a group with its grants (and denies)
+    #[command(
+        after_help = "Examples:\n  bucketdrive groups add finance --grant s3://company-reports/quarterly/ --description \"Finance team\"\n  bucketdrive groups add auditors --grant s3://company-reports/annual/ --until 2027-03-31\n  bucketdrive groups add eng --grant s3://drop/incoming/ --access read-write --deny s3://drop/incoming/secrets/"
+    )]
+    Add(GroupAddArgs),
+    /// The groups of bucketdrive.yaml, with their members and whether they are live
+    List(GroupsCommon),
+    /// One group: grants, denies, members, live state
+    Show(GroupNameArgs),
+    /// Delete a group from bucketdrive.yaml, its policy and its Cognito group
+    Remove(GroupNameArgs),
+    /// Add a grant to a group
+    #[command(
+        after_help = "Example:\n  bucketdrive groups grant finance s3://company-reports/annual/ --access read"
+    )]
+    Grant(GroupGrantArgs),
+    /// Take a grant (or with --deny, a deny) away from a group; effective within seconds
+    #[command(
+        after_help = "Example:\n  bucketdrive groups revoke finance s3://company-reports/annual/"
+    )]
+    Revoke(GroupRevokeArgs),
+    /// Add a deny to a group: it wins over every grant
+    Deny(GroupDenyArgs),
+    /// Who is in a group (Cognito memberships; not in bucketdrive.yaml)
+    #[command(subcommand)]
+    Members(MembersCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct GroupAddArgs {
+    #[command(flatten)]
+    pub common: GroupsCommon,
+    /// Group name (letters, digits, `.`, `_`, `-`)
+    pub name: String,
+    /// A path the group is granted (repeat for several)
+    #[arg(long = "grant", value_name = "S3_PATH")]
+    pub grants: Vec<String>,
+    /// What the grants allow
+    #[arg(long, value_enum, default_value_t = AccessArg::Read)]
+    pub access: AccessArg,
+    /// The grants end after this day (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// A path the group may never reach, whatever its grants (repeat for several)
+    #[arg(long = "deny", value_name = "S3_PATH")]
+    pub denies: Vec<String>,
+    /// What the group is for
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GroupNameArgs {
+    #[command(flatten)]
+    pub common: GroupsCommon,
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct GroupGrantArgs {
+    #[command(flatten)]
+    pub common: GroupsCommon,
+    pub name: String,
+    #[arg(value_name = "S3_PATH")]
+    pub path: String,
+    #[arg(long, value_enum, default_value_t = AccessArg::Read)]
+    pub access: AccessArg,
+    /// The grant ends after this day (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GroupRevokeArgs {
+    #[command(flatten)]
+    pub common: GroupsCommon,
+    pub name: String,
+    #[arg(value_name = "S3_PATH")]
+    pub path: String,
+    /// Remove the group's deny of this path instead of a grant
+    #[arg(long)]
+    pub deny: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GroupDenyArgs {
+    #[command(flatten)]
+    pub common: GroupsCommon,
+    pub name: String,
+    #[arg(value_name = "S3_PATH")]
+    pub path: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MembersCommand {
+    /// Put people in the group (they get it at their next sign-in)
+    #[command(
+        after_help = "Example:\n  bucketdrive groups members add finance alice@example.com bob@example.com"
+    )]
+    Add(MembersArgs),
+    /// Take people out of the group; tokens they already hold stop working within a minute
+    Remove(MembersArgs),
+    /// Who is in the group
+    List(GroupNameArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MembersArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    pub group: String,
+    /// Usernames or emails
+    #[arg(required = true, value_name = "USER")]
+    pub users: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user; Cognito emails them a temporary password
+    #[command(
+        after_help = "Example:\n  bucketdrive users invite alice@example.com --group finance"
+    )]
+    Invite(UserInviteArgs),
+    /// Everyone in the pool (or in one group)
+    List(UserListArgs),
+    /// Stop a user signing in; tokens they hold stop working within a minute
+    Disable(UserArgs),
+    /// Let a disabled user sign in again
+    Enable(UserArgs),
+    /// Delete a user (asks unless --yes); tokens they hold stop working within a minute
+    Remove(UserArgs),
+    /// The groups a user is in
+    Groups(UserArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserInviteArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    pub email: String,
+    /// A group to put them in (repeat for several)
+    #[arg(long = "group", short = 'g', value_name = "GROUP")]
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UserListArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Only the members of this group
+    #[arg(long, short = 'g', value_name = "GROUP")]
+    pub group: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Username or email
+    pub user: String,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
     /// Start the emulator, deploy the quickstart, create a demo user and sample files, print how
     /// to sign in (idempotent: a second `up` redeploys and prints fresh passwords)
+    #[command(
+        after_help = "Examples:\n  bucketdrive local up                                   start MiniStack and deploy the quickstart\n  bucketdrive local up --endpoint-url http://127.0.0.1:4566   use an emulator that already runs\n  bucketdrive local up --output json                     app_url, username, password, … for scripts"
+    )]
     Up(LocalUpArgs),
     /// Stop the emulator `up` started
-    Down,
+    Down(LocalDirArgs),
     /// Say whether the emulator runs and where the app is
-    Status,
+    Status(LocalDirArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LocalDirArgs {
+    /// Where `local up` keeps the emulator and what it deployed (default: .bucketdrive/local
+    /// of the checkout)
+    #[arg(long, value_name = "DIR", env = "BUCKETDRIVE_LOCAL_DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -204,4 +562,9 @@ pub struct LocalUpArgs {
     /// Run the emulator on this port (default: a free one)
     #[arg(long)]
     pub port: Option<u16>,
+    /// Use this runtime zip instead of building one
+    #[arg(long, value_name = "FILE", env = "BUCKETDRIVE_RUNTIME_ZIP")]
+    pub runtime_zip: Option<PathBuf>,
+    #[command(flatten)]
+    pub dir: LocalDirArgs,
 }

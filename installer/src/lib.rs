@@ -4,9 +4,11 @@
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod config_edit;
 pub mod config_file;
 pub mod deploy;
 pub mod exit;
+pub mod live;
 pub mod output;
 pub mod state;
 pub mod template;

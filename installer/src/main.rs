@@ -41,10 +41,19 @@ fn run(cli: &Cli, ui: &Ui) -> anyhow::Result<Exit> {
         Command::Validate(args) => commands::validate::run(args, ui),
         Command::Access(AccessCommand::Check(args)) => commands::access::run(args, ui),
         Command::Template(TemplateCommand::Render(args)) => commands::template::run(args, ui),
+        Command::Init(args) => block_on(commands::init::run(args, &cli.global, ui)),
         Command::Deploy(args) => block_on(commands::deploy::run(args, &cli.global, ui)),
-        Command::Local(LocalCommand::Up(args)) => block_on(commands::local::up(args, ui)),
-        Command::Local(LocalCommand::Down) => commands::local::down(ui),
-        Command::Local(LocalCommand::Status) => commands::local::status(ui),
+        Command::Plan(args) => block_on(commands::plan::run(args, &cli.global, ui)),
+        Command::Apply(args) => block_on(commands::deploy::apply(args, &cli.global, ui)),
+        Command::Groups(cmd) => block_on(commands::groups::run(cmd, &cli.global, ui)),
+        Command::Users(cmd) => block_on(commands::users::run(cmd, &cli.global, ui)),
+        Command::Status(args) => block_on(commands::status::status(args, &cli.global, ui)),
+        Command::Destroy(args) => block_on(commands::status::destroy(args, &cli.global, ui)),
+        Command::Local(LocalCommand::Up(args)) => {
+            block_on(commands::local::up(args, &cli.global, ui))
+        }
+        Command::Local(LocalCommand::Down(args)) => commands::local::down(args, ui),
+        Command::Local(LocalCommand::Status(args)) => commands::local::status(args, ui),
         Command::Completions { shell } => {
             clap_complete::generate(
                 *shell,

@@ -74,6 +74,18 @@ pub enum StateChange {
 }
 
 impl StateChange {
+    /// The group a change is about (`None` for settings and identity providers).
+    pub fn group(&self) -> Option<&str> {
+        match self {
+            StateChange::PutPolicy { group, .. }
+            | StateChange::DeletePolicy { group, .. }
+            | StateChange::CreateGroup { group, .. }
+            | StateChange::UpdateGroup { group, .. }
+            | StateChange::DeleteGroup { group } => Some(group),
+            _ => None,
+        }
+    }
+
     pub fn sign(&self) -> char {
         match self {
             StateChange::PutPolicy { before: None, .. }

@@ -11,11 +11,10 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::aws::{Aws, describe};
-use crate::cli::LocalUpArgs;
+use crate::cli::{GlobalArgs, LocalDirArgs, LocalUpArgs};
 use crate::config_file;
 use crate::deploy::{self, DeployOptions, package::workspace};
 use crate::exit::Exit;
@@ -28,6 +27,10 @@ pub struct LocalInfo {
     pub app_url: String,
     pub api_url: String,
     pub endpoint_url: String,
+    /// `true` when the emulator was already running elsewhere (`--endpoint-url`): `local down`
+    /// leaves it alone.
+    #[serde(default)]
+    pub external_emulator: bool,
     pub region: String,
     pub stack: String,
     pub user_pool_id: String,
@@ -40,6 +43,9 @@ pub struct LocalInfo {
     pub readable_files: Vec<String>,
     /// Sample files outside the demo user's grants (the listing hides them).
     pub hidden_files: Vec<String>,
+    /// What the deploy did (`no changes …` on a second `up`).
+    #[serde(default)]
+    pub stack_result: String,
     pub outputs: BTreeMap<String, String>,
 }
 
@@ -86,15 +92,17 @@ fn root() -> anyhow::Result<PathBuf> {
     workspace().context("`bucketdrive local` runs from a BucketDrive source checkout (it builds the runtime and starts the emulator from it)")
 }
 
-fn state_dir(root: &Path) -> PathBuf {
-    root.join(".bucketdrive/local")
+fn state_dir(root: &Path, dir: &LocalDirArgs) -> PathBuf {
+    dir.state_dir
+        .clone()
+        .unwrap_or_else(|| root.join(".bucketdrive/local"))
 }
 
-fn emulator(root: &Path, args: &[&str]) -> anyhow::Result<std::process::Output> {
+fn emulator(root: &Path, dir: &Path, args: &[&str]) -> anyhow::Result<std::process::Output> {
     let mut cmd = Command::new(root.join("scripts/emulator"));
     cmd.args(args);
     if args.first() != Some(&"install") {
-        cmd.arg("--state-dir").arg(state_dir(root).join("emulator"));
+        cmd.arg("--state-dir").arg(dir.join("emulator"));
     }
     cmd.current_dir(root)
         .stdin(Stdio::null())
@@ -103,8 +111,8 @@ fn emulator(root: &Path, args: &[&str]) -> anyhow::Result<std::process::Output> 
 }
 
 /// The running emulator's endpoint, starting it when needed.
-fn ensure_emulator(root: &Path, port: Option<u16>, ui: &Ui) -> anyhow::Result<String> {
-    let status = emulator(root, &["status", "--json"])?;
+fn ensure_emulator(root: &Path, dir: &Path, port: Option<u16>, ui: &Ui) -> anyhow::Result<String> {
+    let status = emulator(root, dir, &["status", "--json"])?;
     if status.status.success()
         && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&status.stdout)
         && let Some(e) = v["endpoint"].as_str()
@@ -113,7 +121,7 @@ fn ensure_emulator(root: &Path, port: Option<u16>, ui: &Ui) -> anyhow::Result<St
         return Ok(e.to_owned());
     }
     ui.status("installing and starting the local AWS emulator (MiniStack, pinned)…");
-    let install = emulator(root, &["install"])?;
+    let install = emulator(root, dir, &["install"])?;
     if !install.status.success() {
         bail!(
             "installing the emulator failed:\n{}",
@@ -125,7 +133,7 @@ fn ensure_emulator(root: &Path, port: Option<u16>, ui: &Ui) -> anyhow::Result<St
     if let Some(p) = &port_text {
         start_args.extend(["--port", p.as_str()]);
     }
-    let started = emulator(root, &start_args)?;
+    let started = emulator(root, dir, &start_args)?;
     if !started.status.success() {
         bail!(
             "the emulator did not start:\n{}",
@@ -140,27 +148,6 @@ fn ensure_emulator(root: &Path, port: Option<u16>, ui: &Ui) -> anyhow::Result<St
         .context("scripts/emulator printed no endpoint")
 }
 
-fn password() -> String {
-    // Meets the pool's policy (14+, upper, lower, digit, symbol) with room to spare.
-    const SETS: [&[u8]; 4] = [
-        b"ABCDEFGHJKLMNPQRSTUVWXYZ",
-        b"abcdefghijkmnopqrstuvwxyz",
-        b"23456789",
-        b"!@#%^*-_=+",
-    ];
-    let mut rng = rand::thread_rng();
-    let mut chars: Vec<u8> = (0..20)
-        .map(|i| {
-            let set = SETS[i % 4];
-            set[rng.gen_range(0..set.len())]
-        })
-        .collect();
-    for i in (1..chars.len()).rev() {
-        chars.swap(i, rng.gen_range(0..=i));
-    }
-    String::from_utf8(chars).unwrap_or_default()
-}
-
 /// Creates the user if needed, sets a fresh permanent password, puts it in `group`.
 async fn demo_user(aws: &Aws, t: &Targets, email: &str, group: &str) -> anyhow::Result<String> {
     let cognito = aws.cognito();
@@ -171,7 +158,7 @@ async fn demo_user(aws: &Aws, t: &Targets, email: &str, group: &str) -> anyhow::
         .send()
         .await
         .is_ok();
-    let pw = password();
+    let pw = crate::users::generate_password();
     if !exists {
         cognito
             .admin_create_user()
@@ -245,19 +232,40 @@ const SAMPLES: [(&str, &str, bool); 5] = [
     ),
 ];
 
-pub async fn up(args: &LocalUpArgs, ui: &Ui) -> anyhow::Result<Exit> {
+pub async fn up(args: &LocalUpArgs, global: &GlobalArgs, ui: &Ui) -> anyhow::Result<Exit> {
     let root = root()?;
+    let dir = state_dir(&root, &args.dir);
     let config_path = args
         .config
         .clone()
         .unwrap_or_else(|| root.join("examples/quickstart.yaml"));
     let valid = config_file::load(&config_path, ui)?;
-    let endpoint = ensure_emulator(&root, args.port, ui)?;
-    let aws = Aws::load_local(&endpoint, &valid.config.region).await;
+    let (endpoint, external) = match &global.endpoint_url {
+        Some(e) => {
+            let e = e.trim_end_matches('/').to_owned();
+            ui.status(format!(
+                "using the emulator at {e} (`--endpoint-url`/AWS_ENDPOINT_URL); none is started"
+            ));
+            (e, true)
+        }
+        None => (ensure_emulator(&root, &dir, args.port, ui)?, false),
+    };
+    let region = global.region.as_deref().unwrap_or(&valid.config.region);
+    let aws = Aws::load_local(&endpoint, region).await;
     let inputs = RenderInputs::load(&valid, &config_path)?;
     let deploy_ui = Ui { yes: true, ..*ui };
-    let report =
-        deploy::deploy(&aws, &valid, &inputs, &DeployOptions::default(), &deploy_ui).await?;
+    let opts = DeployOptions {
+        runtime_zip: args.runtime_zip.clone(),
+        ..DeployOptions::default()
+    };
+    let report = deploy::deploy(&aws, &valid, &inputs, &opts, &deploy_ui)
+        .await
+        .with_context(|| {
+            format!(
+                "deploying {} to the emulator at {endpoint}",
+                config_path.display()
+            )
+        })?;
     if !report.succeeded() {
         ui.result(&report)?;
         return Ok(super::deploy::exit_of(&report));
@@ -320,6 +328,7 @@ pub async fn up(args: &LocalUpArgs, ui: &Ui) -> anyhow::Result<Exit> {
         app_url: report.output("AppUrl")?.to_owned(),
         api_url: report.output("ApiUrl")?.to_owned(),
         endpoint_url: endpoint,
+        external_emulator: external,
         region: aws.region.clone(),
         stack: report.stack.clone(),
         user_pool_id: targets.user_pool_id.clone(),
@@ -330,6 +339,7 @@ pub async fn up(args: &LocalUpArgs, ui: &Ui) -> anyhow::Result<Exit> {
         admin_password: admin_pw,
         readable_files: readable,
         hidden_files: hidden,
+        stack_result: report.stack_result.to_string(),
         outputs: report.outputs.clone(),
     };
     // Everything but the passwords, for `local status`.
@@ -338,65 +348,156 @@ pub async fn up(args: &LocalUpArgs, ui: &Ui) -> anyhow::Result<Exit> {
         o.remove("password");
         o.remove("admin_password");
     }
-    let dir = state_dir(&root);
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("stack.json"), serde_json::to_vec_pretty(&saved)?)?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    std::fs::write(dir.join("stack.json"), serde_json::to_vec_pretty(&saved)?)
+        .with_context(|| format!("cannot write `{}`", dir.join("stack.json").display()))?;
     ui.result(&info)?;
     Ok(Exit::Ok)
 }
 
-pub fn down(ui: &Ui) -> anyhow::Result<Exit> {
+pub fn down(args: &LocalDirArgs, ui: &Ui) -> anyhow::Result<Exit> {
     let root = root()?;
-    let out = emulator(&root, &["stop"])?;
+    let dir = state_dir(&root, args);
+    let saved = read_saved(&dir);
+    let external = saved
+        .as_ref()
+        .and_then(|v| v["external_emulator"].as_bool())
+        .unwrap_or(false);
+    if external {
+        let _ = std::fs::remove_file(dir.join("stack.json"));
+        ui.result(&Stopped {
+            stopped: false,
+            note: format!(
+                "the emulator at {} was not started by `local up`: it is left running",
+                saved
+                    .as_ref()
+                    .and_then(|v| v["endpoint_url"].as_str())
+                    .unwrap_or("?")
+            ),
+        })?;
+        return Ok(Exit::Ok);
+    }
+    let out = emulator(&root, &dir, &["stop"])?;
     if !out.status.success() {
         bail!(
             "stopping the emulator failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let _ = std::fs::remove_file(state_dir(&root).join("stack.json"));
-    ui.result(&Stopped { stopped: true })?;
+    let _ = std::fs::remove_file(dir.join("stack.json"));
+    ui.result(&Stopped {
+        stopped: true,
+        note: format!(
+            "the local emulator is stopped (its state stays in {} for the next `local up`)",
+            dir.display()
+        ),
+    })?;
     Ok(Exit::Ok)
+}
+
+fn read_saved(dir: &Path) -> Option<serde_json::Value> {
+    std::fs::read(dir.join("stack.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
 }
 
 #[derive(Serialize)]
 struct Stopped {
     stopped: bool,
+    note: String,
 }
 
 impl fmt::Display for Stopped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the local emulator is stopped (its state stays in .bucketdrive/local/ for the next `local up`)"
-        )
+        write!(f, "{}", self.note)
     }
 }
 
-pub fn status(ui: &Ui) -> anyhow::Result<Exit> {
-    let root = root()?;
-    let out = emulator(&root, &["status", "--json"])?;
-    let running = out.status.success();
-    let stack: Option<serde_json::Value> = std::fs::read(state_dir(&root).join("stack.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    let value = serde_json::json!({
-        "running": running,
-        "emulator": serde_json::from_slice::<serde_json::Value>(&out.stdout).ok(),
-        "stack": stack,
-    });
-    if ui.format == crate::output::Format::Json {
-        println!("{value:#}");
-    } else if running {
-        println!(
-            "the local emulator runs at {}; app: {}",
-            value["emulator"]["endpoint"].as_str().unwrap_or("?"),
-            value["stack"]["app_url"]
-                .as_str()
-                .unwrap_or("(not deployed: run `bucketdrive local up`)")
-        );
-    } else {
-        println!("the local emulator is not running; start it with `bucketdrive local up`");
+#[derive(Serialize)]
+struct LocalStatus {
+    running: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    emulator: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stack: Option<serde_json::Value>,
+}
+
+impl fmt::Display for LocalStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.running, &self.endpoint) {
+            (true, Some(e)) => write!(
+                f,
+                "the local emulator runs at {e}; app: {}",
+                self.app_url
+                    .as_deref()
+                    .unwrap_or("(not deployed: run `bucketdrive local up`)")
+            ),
+            _ => write!(
+                f,
+                "the local emulator is not running; start it with `bucketdrive local up`"
+            ),
+        }
     }
+}
+
+pub fn status(args: &LocalDirArgs, ui: &Ui) -> anyhow::Result<Exit> {
+    let root = root()?;
+    let dir = state_dir(&root, args);
+    let stack = read_saved(&dir);
+    let external = stack
+        .as_ref()
+        .and_then(|v| v["external_emulator"].as_bool())
+        .unwrap_or(false);
+    let (running, emulator_info, endpoint) = if external {
+        let e = stack
+            .as_ref()
+            .and_then(|v| v["endpoint_url"].as_str())
+            .map(str::to_owned);
+        let up = e.as_deref().is_some_and(|e| health(e).unwrap_or(false));
+        (up, None, e)
+    } else {
+        let out = emulator(&root, &dir, &["status", "--json"])?;
+        let info = serde_json::from_slice::<serde_json::Value>(&out.stdout).ok();
+        let e = info
+            .as_ref()
+            .and_then(|v| v["endpoint"].as_str())
+            .map(str::to_owned);
+        (out.status.success(), info, e)
+    };
+    let app_url = stack
+        .as_ref()
+        .and_then(|v| v["app_url"].as_str())
+        .map(str::to_owned);
+    ui.result(&LocalStatus {
+        running,
+        endpoint,
+        app_url,
+        emulator: emulator_info,
+        stack,
+    })?;
     Ok(if running { Exit::Ok } else { Exit::Error })
+}
+
+/// `GET /_ministack/health` answers 200.
+fn health(endpoint: &str) -> anyhow::Result<bool> {
+    use std::io::{Read, Write};
+    let authority = endpoint
+        .strip_prefix("http://")
+        .context("the endpoint must start with http://")?
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let mut stream = std::net::TcpStream::connect(authority)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(3)))?;
+    write!(
+        stream,
+        "GET /_ministack/health HTTP/1.0\r\nHost: {authority}\r\n\r\n"
+    )?;
+    let mut head = [0u8; 16];
+    let n = stream.read(&mut head)?;
+    Ok(String::from_utf8_lossy(&head[..n]).contains(" 200"))
 }

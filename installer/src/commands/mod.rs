@@ -2,6 +2,11 @@
 
 pub mod access;
 pub mod deploy;
+pub mod groups;
+pub mod init;
 pub mod local;
+pub mod plan;
+pub mod status;
 pub mod template;
+pub mod users;
 pub mod validate;

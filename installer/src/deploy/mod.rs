@@ -28,6 +28,8 @@ pub struct DeployOptions {
     pub runtime_zip: Option<PathBuf>,
     /// Invite this email as the first admin (member of the first admin group).
     pub admin_email: Option<String>,
+    /// The audit action recorded for the converge (`deploy` unless said otherwise).
+    pub action: Option<AuditAction>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -44,6 +46,13 @@ pub struct DeployReport {
 }
 
 impl DeployReport {
+    /// Nothing was changed: the stack equalled the template and nothing was converged.
+    pub fn unchanged(&self) -> bool {
+        matches!(self.stack_result, StackOutcome::NoChanges)
+            && self.converged.is_empty()
+            && self.admin_invited.is_none()
+    }
+
     pub fn succeeded(&self) -> bool {
         matches!(
             self.stack_result,
@@ -64,6 +73,9 @@ impl DeployReport {
 impl fmt::Display for DeployReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.stack, self.stack_result)?;
+        if self.unchanged() {
+            write!(f, "; groups and policies already match the config")?;
+        }
         if !self.converged.is_empty() {
             write!(
                 f,
@@ -82,6 +94,39 @@ impl fmt::Display for DeployReport {
         }
         Ok(())
     }
+}
+
+/// The stack's parameters: where the code is, plus what an emulator needs.
+pub fn stack_parameters(aws: &Aws, code_bucket: String, code_key: String) -> Vec<(String, String)> {
+    let mut parameters = vec![
+        ("CodeBucket".into(), code_bucket),
+        ("CodeKey".into(), code_key),
+    ];
+    parameters.extend(emulator_parameters(aws));
+    parameters
+}
+
+/// The config's tags plus BucketDrive's own.
+pub fn stack_tags(valid: &ValidConfig) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = valid
+        .config
+        .tags
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    tags.push(("bucketdrive:managed-by".into(), "bucketdrive".into()));
+    tags
+}
+
+/// The artifact bucket's name when the bootstrap stack exists.
+pub async fn artifact_bucket(stacks: &Stacks<'_>) -> Option<String> {
+    stacks
+        .outputs(ARTIFACTS_STACK_NAME)
+        .await
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == "ArtifactBucketName")
+        .map(|(_, v)| v)
 }
 
 /// Parameters that make the stack work on a local emulator: the JWKS and hosted UI are served
@@ -120,14 +165,30 @@ async fn publish(
         cfn: stacks.cfn.clone(),
         ui: &quiet,
     };
-    match quiet_stacks.deploy(&artifacts).await? {
-        StackOutcome::Deployed { .. } => ui.status(format!(
-            "created the artifact bucket (stack `{ARTIFACTS_STACK_NAME}`)"
-        )),
-        StackOutcome::NoChanges => {}
-        other => bail!(
-            "the artifact bucket stack `{ARTIFACTS_STACK_NAME}` could not be deployed: {other}"
-        ),
+    // Several deploys in one account may race to create this shared stack: when one loses
+    // (the stack appeared or is busy meanwhile), it waits and looks again.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let outcome = quiet_stacks.deploy(&artifacts).await;
+        match outcome {
+            Ok(StackOutcome::Deployed { .. }) => {
+                ui.status(format!(
+                    "created the artifact bucket (stack `{ARTIFACTS_STACK_NAME}`)"
+                ));
+                break;
+            }
+            Ok(StackOutcome::NoChanges) => break,
+            Ok(other) if attempt >= 5 => bail!(
+                "the artifact bucket stack `{ARTIFACTS_STACK_NAME}` could not be deployed: {other}"
+            ),
+            Err(e) if attempt >= 5 => {
+                return Err(e.context(format!(
+                    "the artifact bucket stack `{ARTIFACTS_STACK_NAME}` could not be deployed"
+                )));
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(500 * attempt)).await,
+        }
     }
     let outputs: BTreeMap<String, String> = stacks
         .outputs(ARTIFACTS_STACK_NAME)
@@ -192,40 +253,29 @@ pub async fn deploy(
     let pkg = package::locate(arch, opts.runtime_zip.as_deref(), aws.is_emulator(), ui)?;
     let (code_bucket, code_key) = if opts.dry_run {
         // Change nothing, not even the artifact bucket: the change set only needs names.
-        let outputs: BTreeMap<String, String> = stacks
-            .outputs(ARTIFACTS_STACK_NAME)
+        let bucket = artifact_bucket(&stacks)
             .await
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        let bucket = outputs
-            .get("ArtifactBucketName")
-            .cloned()
             .unwrap_or_else(|| "bucketdrive-artifacts-not-yet-created".into());
         (bucket, pkg.key())
     } else {
         publish(aws, &stacks, &pkg, ui).await?
     };
-    let mut parameters = vec![
-        ("CodeBucket".into(), code_bucket),
-        ("CodeKey".into(), code_key),
-    ];
-    parameters.extend(emulator_parameters(aws));
-    let mut tags: Vec<(String, String)> = valid
-        .config
-        .tags
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    tags.push(("bucketdrive:managed-by".into(), "bucketdrive".into()));
     let request = StackRequest {
         stack: valid.config.stack.clone(),
         template: template::render(valid, inputs)?,
-        parameters,
-        tags,
+        parameters: stack_parameters(aws, code_bucket, code_key),
+        tags: stack_tags(valid),
         dry_run: opts.dry_run,
         yes: ui.yes,
     };
+    if ui.verbose > 0
+        && let Ok(Some(live)) = stacks.live_template(&request.stack).await
+    {
+        let diff = stack::template_diff(&live, &request.template, &valid.file, ui.color);
+        if !diff.is_empty() {
+            ui.status(diff);
+        }
+    }
     let outcome = stacks.deploy(&request).await?;
     let mut report = DeployReport {
         stack: valid.config.stack.clone(),
@@ -247,11 +297,7 @@ pub async fn deploy(
         emulator_fixups(aws, &report).await?;
     }
     let targets = targets(&report)?;
-    let actor = aws
-        .caller()
-        .await
-        .map(|(_, arn)| arn)
-        .unwrap_or_else(|_| "unknown".into());
+    let actor = crate::live::actor(aws).await;
     let live = state::read(aws, &targets).await?;
     let changes = state::diff(&live, &state::desired(valid));
     state::apply(aws, &targets, &changes, &actor).await?;
@@ -259,7 +305,7 @@ pub async fn deploy(
         record_admin_change(
             aws,
             &report,
-            AuditAction::Deploy,
+            opts.action.unwrap_or(AuditAction::Deploy),
             &actor,
             &format!("{} change(s) converged after deploy", changes.len()),
         )

@@ -19,6 +19,9 @@ use crate::output::Ui;
 /// How long a stack operation may take before the CLI stops waiting (the stack carries on).
 const STACK_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
+/// A parameter value meaning "keep the stack's current value" (`UsePreviousValue`).
+pub const USE_PREVIOUS_VALUE: &str = "\u{0}use-previous-value";
+
 #[derive(Debug, Clone)]
 pub struct StackRequest {
     pub stack: String,
@@ -194,46 +197,8 @@ impl Stacks<'_> {
             ),
             Existing::Ready(_) => ChangeSetType::Update,
         };
-        let name = format!(
-            "bucketdrive-{}",
-            chrono::Utc::now().format("%Y%m%d%H%M%S%3f")
-        );
         let created_review_stack = kind == ChangeSetType::Create;
-        self.cfn
-            .create_change_set()
-            .stack_name(&req.stack)
-            .change_set_name(&name)
-            .change_set_type(kind)
-            .template_body(&req.template)
-            .set_parameters(Some(
-                req.parameters
-                    .iter()
-                    .map(|(k, v)| {
-                        Parameter::builder()
-                            .parameter_key(k)
-                            .parameter_value(v)
-                            .build()
-                    })
-                    .collect(),
-            ))
-            .set_tags(Some(
-                req.tags
-                    .iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .capabilities(Capability::CapabilityIam)
-            .capabilities(Capability::CapabilityNamedIam)
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "CloudFormation refused the change set for `{}`: {}",
-                    req.stack,
-                    describe(e)
-                )
-            })?;
-
+        let name = self.create_change_set(req, kind).await?;
         let changes = match self.wait_change_set(&req.stack, &name).await {
             Ok(Some(changes)) => changes,
             Ok(None) => {
@@ -273,16 +238,114 @@ impl Stacks<'_> {
         if matches!(status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE") {
             return Ok(StackOutcome::Deployed { changes, status });
         }
-        let failures = events
+        let mut failures: Vec<Event> = events
             .into_iter()
             .filter(|e| e.status.ends_with("_FAILED"))
             .filter(|e| !e.reason.as_deref().unwrap_or("").contains("cancelled"))
             .collect();
+        if failures
+            .iter()
+            .any(|e| e.reason.as_deref().unwrap_or("").contains("DescribeEvents"))
+        {
+            let details = self.validation_failures(&req.stack).await;
+            for e in &details {
+                self.ui.status(render_event(e, self.ui.color));
+            }
+            failures.extend(details);
+        }
         Ok(StackOutcome::Failed {
             changes,
             status,
             failures,
         })
+    }
+
+    /// Creates a change set for `req` and returns its name (not yet waited for).
+    async fn create_change_set(
+        &self,
+        req: &StackRequest,
+        kind: ChangeSetType,
+    ) -> anyhow::Result<String> {
+        let name = format!(
+            "bucketdrive-{}",
+            chrono::Utc::now().format("%Y%m%d%H%M%S%3f")
+        );
+        self.cfn
+            .create_change_set()
+            .stack_name(&req.stack)
+            .change_set_name(&name)
+            .change_set_type(kind)
+            .template_body(&req.template)
+            .set_parameters(Some(
+                req.parameters
+                    .iter()
+                    .map(|(k, v)| {
+                        let p = Parameter::builder().parameter_key(k);
+                        if v == USE_PREVIOUS_VALUE {
+                            p.use_previous_value(true).build()
+                        } else {
+                            p.parameter_value(v).build()
+                        }
+                    })
+                    .collect(),
+            ))
+            .set_tags(Some(
+                req.tags
+                    .iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
+            .capabilities(Capability::CapabilityIam)
+            .capabilities(Capability::CapabilityNamedIam)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "CloudFormation refused the change set for `{}`: {}",
+                    req.stack,
+                    describe(e)
+                )
+            })?;
+        Ok(name)
+    }
+
+    /// What deploying `req` would change, without changing anything: a change set is created,
+    /// read and deleted (with the empty stack a first change set creates). `None`: the stack
+    /// already equals the template. A stack that cannot take a change set (busy, rolled back,
+    /// stuck) is an error; callers check [`Stacks::existing`] first.
+    pub async fn preview(&self, req: &StackRequest) -> anyhow::Result<Option<Vec<ResourceChange>>> {
+        let kind = match self.existing(&req.stack).await? {
+            Existing::Absent | Existing::ReviewInProgress => ChangeSetType::Create,
+            Existing::Ready(_) => ChangeSetType::Update,
+            Existing::RolledBackCreate(s) | Existing::Busy(s) | Existing::Stuck(s) => bail!(
+                "stack `{}` is {s}: no change set can be made for it now",
+                req.stack
+            ),
+        };
+        let name = self.create_change_set(req, kind.clone()).await?;
+        let result = self.wait_change_set(&req.stack, &name).await;
+        self.discard(&req.stack, &name, kind == ChangeSetType::Create)
+            .await;
+        result
+    }
+
+    /// The reasons behind a failure that CloudFormation only gives through DescribeEvents
+    /// (pre-deployment validation, e.g. a bucket name that is taken).
+    async fn validation_failures(&self, stack: &str) -> Vec<Event> {
+        let Ok(resp) = self.cfn.describe_events().stack_name(stack).send().await else {
+            return Vec::new();
+        };
+        resp.operation_events()
+            .iter()
+            .filter(|e| e.validation_status_reason().is_some())
+            .map(|e| Event {
+                time: e.timestamp().map(|t| t.to_string()).unwrap_or_default(),
+                logical_id: e.logical_resource_id().unwrap_or_default().to_owned(),
+                resource_type: e.resource_type().unwrap_or_default().to_owned(),
+                status: format!("{}_FAILED", e.validation_name().unwrap_or("VALIDATION")),
+                reason: e.validation_status_reason().map(str::to_owned),
+            })
+            .collect()
     }
 
     fn confirm(&self, stack: &str) -> anyhow::Result<bool> {
@@ -469,7 +532,13 @@ impl Stacks<'_> {
                 }
             }
             let status = match self.existing(stack).await? {
-                Existing::Absent => "DELETE_COMPLETE".to_owned(),
+                // Gone (deleted): DescribeStacks by name no longer finds it.
+                Existing::Absent => {
+                    if let Some(b) = bar {
+                        b.finish_and_clear();
+                    }
+                    return Ok(("DELETE_COMPLETE".to_owned(), all));
+                }
                 Existing::Busy(s) => s,
                 Existing::ReviewInProgress => "REVIEW_IN_PROGRESS".to_owned(),
                 Existing::RolledBackCreate(s) | Existing::Stuck(s) | Existing::Ready(s) => {
@@ -489,6 +558,21 @@ impl Stacks<'_> {
         }
     }
 
+    /// The template the stack was last deployed with, as CloudFormation keeps it.
+    pub async fn live_template(&self, stack: &str) -> anyhow::Result<Option<String>> {
+        match self.cfn.get_template().stack_name(stack).send().await {
+            Ok(t) => Ok(t.template_body().map(str::to_owned)),
+            Err(e) => {
+                let text = describe(e);
+                if text.contains("does not exist") {
+                    Ok(None)
+                } else {
+                    bail!("cannot read the template of stack `{stack}`: {text}")
+                }
+            }
+        }
+    }
+
     /// Deletes a stack and waits until it is gone.
     pub async fn delete(&self, stack: &str) -> anyhow::Result<String> {
         let seen = self.event_ids(stack).await.unwrap_or_default();
@@ -504,6 +588,38 @@ impl Stacks<'_> {
         }
         Ok(status)
     }
+}
+
+/// A unified diff of the live template against the rendered one; empty when they are equal.
+pub fn template_diff(live: &str, rendered: &str, config_file: &str, color: bool) -> String {
+    if live == rendered {
+        return String::new();
+    }
+    let diff = similar::TextDiff::from_lines(live, rendered);
+    let text = diff
+        .unified_diff()
+        .context_radius(3)
+        .header("live template", &format!("rendered from {config_file}"))
+        .to_string();
+    if !color {
+        return text;
+    }
+    text.lines()
+        .map(|l| {
+            if l.starts_with("+++") || l.starts_with("---") {
+                console::style(l).bold().to_string()
+            } else if l.starts_with('+') {
+                console::style(l).green().to_string()
+            } else if l.starts_with('-') {
+                console::style(l).red().to_string()
+            } else if l.starts_with("@@") {
+                console::style(l).cyan().to_string()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn paint(color: bool, action: &str, text: String) -> String {
