@@ -20,6 +20,7 @@
 //! The endpoint may be shared by many test processes at once and is never reset: every test names
 //! its resources with [`unique_name`] and never assumes an empty account.
 
+pub mod federation;
 pub mod stack;
 
 use std::io::{Read, Write};
