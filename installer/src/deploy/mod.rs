@@ -318,7 +318,15 @@ pub async fn deploy(
             .admins
             .first()
             .with_context(|| "`--admin-email` needs an admin group: add `admins: [it-admins]` and the group to bucketdrive.yaml")?;
-        crate::users::invite(aws, &targets, email, std::slice::from_ref(group)).await?;
+        // Idempotent: running the same deploy again must not fail on an existing admin.
+        match crate::users::get(aws, &targets, email).await {
+            Ok(existing) => {
+                crate::users::add_to_group(aws, &targets, &existing.username, group).await?;
+            }
+            Err(_) => {
+                crate::users::invite(aws, &targets, email, std::slice::from_ref(group)).await?;
+            }
+        }
         report.admin_invited = Some(email.clone());
     }
     Ok(report)

@@ -44,6 +44,36 @@ async fn deploy_with_yes_shows_the_change_set_converges_and_a_second_deploy_chan
         "{}",
         again.stdout
     );
+    // The first admin: invited once, and the same deploy can run again (CI) without failing.
+    let admin = format!(
+        "{}@example.com",
+        bucketdrive_tests::unique_name("first-admin")
+    );
+    for _ in 0..2 {
+        let r = run(&["deploy", "-c", f.path(), "--yes", "--admin-email", &admin]);
+        r.expect(0);
+        assert!(
+            r.stdout.contains(&format!("invited {admin}")),
+            "{}",
+            r.stdout
+        );
+    }
+    let admins = run(&[
+        "users",
+        "list",
+        "-c",
+        f.path(),
+        "--group",
+        "admins",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(
+        admins.json()["users"][0]["email"],
+        admin.as_str(),
+        "{}",
+        admins.stdout
+    );
 
     // --dry-run shows a change and deploys nothing.
     std::fs::write(
