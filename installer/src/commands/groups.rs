@@ -377,37 +377,37 @@ pub struct GroupListing {
 
 impl fmt::Display for GroupListing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let w = self
+        let names: Vec<String> = self
             .groups
             .iter()
-            .map(|g| g.name.len())
-            .max()
-            .unwrap_or(5)
-            .max(5);
+            .map(|g| {
+                if g.admin {
+                    format!("{} (admin)", g.name)
+                } else {
+                    g.name.clone()
+                }
+            })
+            .collect();
+        let w = names.iter().map(String::len).max().unwrap_or(5).max(5);
         write!(
             f,
-            "{:w$}  {:>6}  {:>5}  {:>7}  {:12}  DESCRIPTION",
+            "{:w$}  {:>6}  {:>4}  {:>7}  {:12}  DESCRIPTION",
             "GROUP", "GRANTS", "DENY", "MEMBERS", "LIVE"
         )?;
-        for g in &self.groups {
+        for (g, name) in self.groups.iter().zip(&names) {
             let members = g
                 .members
                 .as_ref()
                 .map(|m| m.len().to_string())
                 .unwrap_or_else(|| "-".to_owned());
-            let name = if g.admin {
-                format!("{} (admin)", g.name)
-            } else {
-                g.name.clone()
-            };
-            write!(
-                f,
-                "\n{name:w$}  {:>6}  {:>5}  {members:>7}  {:12}  {}",
+            let line = format!(
+                "{name:w$}  {:>6}  {:>4}  {members:>7}  {:12}  {}",
                 g.grants.len(),
                 g.deny.len(),
                 g.live,
                 g.description.as_deref().unwrap_or(""),
-            )?;
+            );
+            write!(f, "\n{}", line.trim_end())?;
         }
         if !self.not_in_config.is_empty() {
             write!(

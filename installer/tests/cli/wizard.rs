@@ -208,3 +208,51 @@ fn without_a_terminal_missing_answers_name_their_flags_and_nothing_is_written() 
     d.expect(1);
     assert!(d.stderr.contains("wizard"), "{}", d.stderr);
 }
+
+/// Runs `args` in a pty, answers `prompt` with `reply`, and returns the exit code.
+fn in_terminal(args: &[&str], prompt: &str, reply: &str) -> i32 {
+    let mut cmd = cli(Some(emulator().endpoint()));
+    cmd.env("TERM", "xterm")
+        .stdin(std::process::Stdio::inherit())
+        .args(args);
+    let mut p = Session::spawn(cmd).expect("a pty");
+    p.set_expect_timeout(Some(Duration::from_secs(120)));
+    answer(&mut p, prompt, reply);
+    p.expect(Eof).unwrap();
+    match p.get_process().wait().unwrap() {
+        expectrl::process::unix::WaitStatus::Exited(_, code) => code,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn in_a_terminal_deploy_asks_before_changing_and_destroy_wants_the_stack_name_typed() {
+    let f = Fixture::new("bd-ask");
+    f.deploy();
+    // A change, declined at the prompt: exit 4, nothing deployed.
+    std::fs::write(
+        &f.config,
+        f.text()
+            .replace("\nadmins:", "\ndownloads:\n  url_ttl: 20m\n\nadmins:"),
+    )
+    .unwrap();
+    let code = in_terminal(&["deploy", "-c", f.path()], "Deploy these changes", "n");
+    assert_eq!(code, 4, "declined");
+    run(&["plan", "-c", f.path()]).expect(2);
+
+    // destroy: a wrong name declines (exit 4) and keeps the stack; the right one deletes it.
+    let code = in_terminal(
+        &["destroy", "-c", f.path()],
+        "Type the stack name",
+        "not-the-stack\r",
+    );
+    assert_eq!(code, 4, "a wrong name declines");
+    run(&["status", "-c", f.path()]).expect(0);
+    let code = in_terminal(
+        &["destroy", "-c", f.path()],
+        "Type the stack name",
+        &format!("{}\r", f.stack),
+    );
+    assert_eq!(code, 0);
+    run(&["status", "-c", f.path()]).expect(1);
+}
