@@ -32,9 +32,27 @@ pub enum AuditAction {
     UserChange,
     Apply,
     Deploy,
+    /// `bucketdrive destroy`: the stack was deleted (recorded as the deletion starts).
+    Destroy,
 }
 
 impl AuditAction {
+    /// Every action, in the order docs/audit.md lists them.
+    pub const ALL: [AuditAction; 12] = [
+        AuditAction::Me,
+        AuditAction::List,
+        AuditAction::Download,
+        AuditAction::Upload,
+        AuditAction::Delete,
+        AuditAction::AuditRead,
+        AuditAction::Request,
+        AuditAction::GroupChange,
+        AuditAction::UserChange,
+        AuditAction::Apply,
+        AuditAction::Deploy,
+        AuditAction::Destroy,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::Me => "me",
@@ -48,6 +66,7 @@ impl AuditAction {
             AuditAction::UserChange => "user-change",
             AuditAction::Apply => "apply",
             AuditAction::Deploy => "deploy",
+            AuditAction::Destroy => "destroy",
         }
     }
 }
@@ -56,9 +75,8 @@ impl std::str::FromStr for AuditAction {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| {
-            format!(
-                "unknown action `{s}`; use one of: me, list, download, upload, delete, audit-read, request, group-change, user-change, apply, deploy"
-            )
+            let names: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+            format!("unknown action `{s}`; use one of: {}", names.join(", "))
         })
     }
 }
@@ -152,6 +170,32 @@ pub struct AuditRecord {
     pub expires_at: i64,
 }
 
+/// The columns of a flat export (CSV), in their fixed order: see [`AuditRecord::flat_values`].
+pub const FLAT_COLUMNS: [&str; 22] = [
+    "id",
+    "time",
+    "user_sub",
+    "username",
+    "email",
+    "groups",
+    "action",
+    "bucket",
+    "key",
+    "outcome",
+    "basis",
+    "rule_group",
+    "rule_kind",
+    "rule_path",
+    "rule_access",
+    "reason",
+    "status",
+    "source_ip",
+    "user_agent",
+    "request_id",
+    "detail",
+    "expires_at",
+];
+
 /// Everything about a request that is known before it is decided.
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
@@ -223,6 +267,48 @@ impl AuditRecord {
             out.push(("user_sub", sub.clone()));
         }
         out
+    }
+
+    /// The record as one flat row (`FLAT_COLUMNS`, in that order): what CSV exports write.
+    /// Absent values are empty; `groups` are joined with spaces.
+    pub fn flat_values(&self) -> [String; 22] {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let rule = |f: fn(&RuleSummary) -> &str| {
+            self.rule
+                .as_ref()
+                .map(|r| f(r).to_owned())
+                .unwrap_or_default()
+        };
+        [
+            self.id.clone(),
+            self.time_text(),
+            opt(&self.user.sub),
+            opt(&self.user.username),
+            opt(&self.user.email),
+            self.groups.join(" "),
+            self.action.as_str().to_owned(),
+            opt(&self.bucket),
+            opt(&self.key),
+            match self.outcome {
+                Outcome::Allow => "allow".to_owned(),
+                Outcome::Deny => "deny".to_owned(),
+            },
+            serde_json::to_value(self.basis)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            rule(|r| &r.group),
+            rule(|r| &r.kind),
+            rule(|r| &r.path),
+            rule(|r| &r.access),
+            self.reason.clone(),
+            self.status.to_string(),
+            opt(&self.source_ip),
+            opt(&self.user_agent),
+            self.request_id.clone(),
+            opt(&self.detail),
+            self.expires_at.to_string(),
+        ]
     }
 
     /// The `by-object` partition: `s3://bucket/key`, when the record is about a path.
@@ -409,6 +495,43 @@ mod tests {
         assert_eq!(r.status, 401);
         assert_eq!(r.object(), None);
         assert_eq!(serde_json::to_value(&r).unwrap()["basis"], "invalid-token");
+    }
+
+    #[test]
+    fn every_action_round_trips_through_its_kebab_case_name() {
+        for a in AuditAction::ALL {
+            let json = serde_json::to_value(a).unwrap();
+            assert_eq!(json, a.as_str());
+            assert_eq!(a.as_str().parse::<AuditAction>().unwrap(), a);
+        }
+        assert_eq!(AuditAction::Destroy.as_str(), "destroy");
+    }
+
+    #[test]
+    fn a_flat_row_has_every_column_in_order() {
+        let r = AuditRecord::builder("01JX".into(), t(), AuditAction::Upload, &ctx(), 1)
+            .user(
+                AuditUser {
+                    sub: Some("u-1".into()),
+                    username: None,
+                    email: Some("a@example.com".into()),
+                },
+                vec!["a".into(), "b".into()],
+            )
+            .path("b", "k.txt")
+            .detail("3 bytes")
+            .outcome(Outcome::Allow, Basis::Grant, "ok", 200);
+        let row = r.flat_values();
+        let get = |c: &str| row[FLAT_COLUMNS.iter().position(|x| *x == c).unwrap()].as_str();
+        assert_eq!(FLAT_COLUMNS[0], "id");
+        assert_eq!(FLAT_COLUMNS[21], "expires_at");
+        assert_eq!(get("time"), "2026-12-04T16:05:50.123Z");
+        assert_eq!(get("groups"), "a b");
+        assert_eq!(get("username"), "");
+        assert_eq!(get("basis"), "grant");
+        assert_eq!(get("rule_path"), "");
+        assert_eq!(get("status"), "200");
+        assert_eq!(get("expires_at"), (t().timestamp() + 86400).to_string());
     }
 
     #[test]
