@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use bucketdrive_core::audit::{AuditAction, Basis, Outcome};
+use bucketdrive_core::audit::{AuditAction, Basis, Outcome, RecordBuilder};
 use bucketdrive_core::path::{S3Path, validate_object_key};
-use bucketdrive_core::policy::Action;
+use bucketdrive_core::policy::{Action, Decision};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,7 @@ use serde_json::json;
 use super::http::{ApiError, Request, json_response};
 use super::{Answer, App, Caller, cursor};
 use crate::ports::{AuditQuery, ObjectMeta, PresignOp, PresignRequest};
+use crate::settings::BucketInfo;
 use bucketdrive_core::audit_query::{AuditFilter, plan};
 
 /// Above this size an upload is multipart.
@@ -286,6 +287,91 @@ struct DownloadBody {
     ttl_seconds: Option<u64>,
 }
 
+/// One object, decided, audited and looked up: what download and upload share.
+struct Authorized<'a> {
+    path: S3Path,
+    bucket: &'a BucketInfo,
+    decision: Decision<'a>,
+    /// For a follow-up record about the same request.
+    builder: RecordBuilder,
+    /// The object as S3 has it, if it exists.
+    head: Option<ObjectMeta>,
+}
+
+/// Decides `right` on `path` for the caller. A refusal — or a bucket this deployment does not
+/// serve — is audited and answered 403. An allow is audited concurrently with the existence
+/// check: one network round trip on the critical path.
+async fn authorize_object<'a>(
+    app: &'a App,
+    caller: &'a Caller,
+    req: &Request,
+    now: DateTime<Utc>,
+    (action, right): (AuditAction, Action),
+    path: S3Path,
+    detail: Option<String>,
+) -> Result<Authorized<'a>, ApiError> {
+    let mut builder = app
+        .caller_record(caller, action, req, now)
+        .path(path.bucket(), path.key());
+    if let Some(d) = detail {
+        builder = builder.detail(d);
+    }
+    let decision = caller.policy.decide(&caller.principal, right, &path, now);
+    let Some(bucket) = app
+        .settings
+        .bucket(path.bucket())
+        .filter(|_| decision.is_allowed())
+    else {
+        app.write(&builder.decision(&decision, 403)).await?;
+        return Err(ApiError::Forbidden(decision.to_string()));
+    };
+    let record = builder.clone().decision(&decision, 200);
+    let (written, head) = futures_util::join!(
+        app.write(&record),
+        app.objects.head(path.bucket(), path.key())
+    );
+    written?;
+    let head = head.map_err(|_| ApiError::unavailable())?;
+    Ok(Authorized {
+        path,
+        bucket,
+        decision,
+        builder,
+        head,
+    })
+}
+
+impl Authorized<'_> {
+    /// The allow record is already written; this one says why no URL was issued after all.
+    async fn refuse_after(
+        self,
+        app: &App,
+        now: DateTime<Utc>,
+        basis: Basis,
+        reason: &str,
+        err: ApiError,
+    ) -> Result<Answer, ApiError> {
+        let record = self.builder.with_id(super::new_id(now)).allowed_then(
+            &self.decision,
+            basis,
+            reason,
+            err.status(),
+        );
+        app.write(&record).await?;
+        Err(err)
+    }
+
+    fn presign_request(&self, op: PresignOp, ttl: Duration) -> PresignRequest {
+        PresignRequest {
+            bucket: self.bucket.name.clone(),
+            region: self.bucket.region.clone(),
+            key: self.path.key().to_owned(),
+            op,
+            ttl,
+        }
+    }
+}
+
 pub(crate) async fn download(
     app: &App,
     caller: &Caller,
@@ -293,86 +379,50 @@ pub(crate) async fn download(
     now: DateTime<Utc>,
 ) -> Result<Answer, ApiError> {
     let action = AuditAction::Download;
-    let body: DownloadBody = match req.json() {
-        Ok(b) => b,
+    let input = (|| {
+        let body: DownloadBody = req.json()?;
+        let path = parse_path(&body.path, true)?;
+        let max = app.settings.url_ttl;
+        let ttl = match body.ttl_seconds {
+            None => max,
+            Some(t) if (1..=max.as_secs()).contains(&t) => Duration::from_secs(t),
+            Some(t) => {
+                return Err(ApiError::BadRequest(format!(
+                    "`ttl_seconds` {t} is outside 1..{}",
+                    max.as_secs()
+                )));
+            }
+        };
+        Ok((path, ttl))
+    })();
+    let (path, ttl) = match input {
+        Ok(x) => x,
         Err(e) => {
             return app
                 .refuse(caller, action, req, now, Basis::BadRequest, e)
                 .await;
         }
     };
-    let path = match parse_path(&body.path, true) {
-        Ok(p) => p,
-        Err(e) => {
-            return app
-                .refuse(caller, action, req, now, Basis::BadRequest, e)
-                .await;
-        }
-    };
-    let max = app.settings.url_ttl;
-    let ttl = match body.ttl_seconds {
-        None => max,
-        Some(t) if (1..=max.as_secs()).contains(&t) => Duration::from_secs(t),
-        Some(t) => {
-            let err =
-                ApiError::BadRequest(format!("`ttl_seconds` {t} is outside 1..{}", max.as_secs()));
-            return app
-                .refuse(caller, action, req, now, Basis::BadRequest, err)
-                .await;
-        }
-    };
-    let builder = app
-        .caller_record(caller, action, req, now)
-        .path(path.bucket(), path.key());
-    let decision = caller
-        .policy
-        .decide(&caller.principal, Action::Read, &path, now);
-    let Some(bucket) = app
-        .settings
-        .bucket(path.bucket())
-        .filter(|_| decision.is_allowed())
-    else {
-        let record = builder.decision(&decision, 403);
-        app.write(&record).await?;
-        return Err(ApiError::Forbidden(decision.to_string()));
-    };
-    // The audit write and the existence check run together: one round trip on the critical path.
-    let record = builder.clone().decision(&decision, 200);
-    let (written, head) = futures_util::join!(
-        app.write(&record),
-        app.objects.head(path.bucket(), path.key())
-    );
-    written?;
-    let meta = match head {
-        Ok(Some(meta)) => meta,
-        Ok(None) => {
-            // The allow record is already written; this one says no URL was issued.
-            let err = ApiError::NotFound(format!("`{path}` does not exist"));
-            let record = builder.with_id(super::new_id(now)).allowed_then(
-                &decision,
+    let object =
+        authorize_object(app, caller, req, now, (action, Action::Read), path, None).await?;
+    let Some(meta) = object.head.clone() else {
+        let err = ApiError::NotFound(format!("`{}` does not exist", object.path));
+        return object
+            .refuse_after(
+                app,
+                now,
                 Basis::NotFound,
                 "the object does not exist; no URL was issued",
-                404,
-            );
-            app.write(&record).await?;
-            return Err(err);
-        }
-        Err(_) => return Err(ApiError::unavailable()),
+                err,
+            )
+            .await;
+    };
+    let op = PresignOp::Get {
+        filename: object.path.name().to_owned(),
     };
     let signed = app
         .presigner
-        .presign(
-            &PresignRequest {
-                bucket: bucket.name.clone(),
-                region: bucket.region.clone(),
-                key: path.key().to_owned(),
-                op: PresignOp::Get {
-                    filename: path.name().to_owned(),
-                },
-                ttl,
-            },
-            now,
-        )
+        .presign(&object.presign_request(op, ttl), now)
         .await
         .map_err(|_| ApiError::unavailable())?;
     ok(&json!({
@@ -380,8 +430,8 @@ pub(crate) async fn download(
         "method": signed.method,
         "expires_at": signed.expires_at,
         "ttl_seconds": (signed.expires_at - now).num_seconds(),
-        "name": path.name(),
-        "path": path.to_string(),
+        "name": object.path.name(),
+        "path": object.path.to_string(),
         "size": meta.size,
         "content_type": meta.content_type,
     }))
@@ -413,94 +463,57 @@ pub(crate) async fn upload(
     now: DateTime<Utc>,
 ) -> Result<Answer, ApiError> {
     let action = AuditAction::Upload;
-    let body: UploadBody = match req.json() {
-        Ok(b) => b,
-        Err(e) => {
-            return app
-                .refuse(caller, action, req, now, Basis::BadRequest, e)
-                .await;
-        }
-    };
-    let path = match parse_path(&body.path, true) {
-        Ok(p) => p,
-        Err(e) => {
-            return app
-                .refuse(caller, action, req, now, Basis::BadRequest, e)
-                .await;
-        }
-    };
-    let content_type = body
-        .content_type
-        .clone()
-        .unwrap_or_else(|| "application/octet-stream".into());
-    if !valid_content_type(&content_type) {
-        let err = ApiError::BadRequest(
-            "`content_type` must be a MIME type such as `application/pdf`".into(),
-        );
-        return app
-            .refuse(caller, action, req, now, Basis::BadRequest, err)
-            .await;
-    }
-    if body.size > app.settings.max_upload_bytes {
-        let err = ApiError::TooLarge(format!(
-            "{} bytes is more than this deployment's upload limit of {} bytes",
-            body.size, app.settings.max_upload_bytes
-        ));
-        return app
-            .refuse(caller, action, req, now, Basis::BadRequest, err)
-            .await;
-    }
-    let builder = app
-        .caller_record(caller, action, req, now)
-        .path(path.bucket(), path.key())
-        .detail(format!("size={} content_type={content_type}", body.size));
-    let decision = caller
-        .policy
-        .decide(&caller.principal, Action::Write, &path, now);
-    let Some(bucket) = app
-        .settings
-        .bucket(path.bucket())
-        .filter(|_| decision.is_allowed())
-    else {
-        let record = builder.decision(&decision, 403);
-        app.write(&record).await?;
-        return Err(ApiError::Forbidden(decision.to_string()));
-    };
-    let record = builder.clone().decision(&decision, 200);
-    let (written, head) = futures_util::join!(
-        app.write(&record),
-        app.objects.head(path.bucket(), path.key())
-    );
-    written?;
-    match head {
-        Ok(Some(_)) if !body.overwrite => {
-            let err = ApiError::Conflict(format!(
-                "`{path}` already exists; send `\"overwrite\": true` to replace it"
+    let input = (|| {
+        let body: UploadBody = req.json()?;
+        let path = parse_path(&body.path, true)?;
+        let content_type = body
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".into());
+        if !valid_content_type(&content_type) {
+            return Err(ApiError::BadRequest(
+                "`content_type` must be a MIME type such as `application/pdf`".into(),
             ));
-            let record = builder.with_id(super::new_id(now)).allowed_then(
-                &decision,
-                Basis::Conflict,
-                "the object exists and overwrite was not requested; no URL was issued",
-                409,
-            );
-            app.write(&record).await?;
-            return Err(err);
         }
-        Ok(_) => {}
-        Err(_) => return Err(ApiError::unavailable()),
-    }
-    let base = PresignRequest {
-        bucket: bucket.name.clone(),
-        region: bucket.region.clone(),
-        key: path.key().to_owned(),
-        op: PresignOp::Put {
-            length: body.size,
-            content_type: content_type.clone(),
-        },
-        ttl: UPLOAD_URL_TTL,
+        if body.size > app.settings.max_upload_bytes {
+            return Err(ApiError::TooLarge(format!(
+                "{} bytes is more than this deployment's upload limit of {} bytes",
+                body.size, app.settings.max_upload_bytes
+            )));
+        }
+        Ok((body, path, content_type))
+    })();
+    let (body, path, content_type) = match input {
+        Ok(x) => x,
+        Err(e) => {
+            return app
+                .refuse(caller, action, req, now, Basis::BadRequest, e)
+                .await;
+        }
     };
+    let detail = format!("size={} content_type={content_type}", body.size);
+    let object = authorize_object(
+        app,
+        caller,
+        req,
+        now,
+        (action, Action::Write),
+        path,
+        Some(detail),
+    )
+    .await?;
+    if object.head.is_some() && !body.overwrite {
+        let err = ApiError::Conflict(format!(
+            "`{}` already exists; send `\"overwrite\": true` to replace it",
+            object.path
+        ));
+        let reason = "the object exists and overwrite was not requested; no URL was issued";
+        return object
+            .refuse_after(app, now, Basis::Conflict, reason, err)
+            .await;
+    }
     let sign = |op: PresignOp| {
-        let r = PresignRequest { op, ..base.clone() };
+        let r = object.presign_request(op, UPLOAD_URL_TTL);
         async move {
             app.presigner
                 .presign(&r, now)
@@ -508,8 +521,13 @@ pub(crate) async fn upload(
                 .map_err(|_| ApiError::unavailable())
         }
     };
+    let path = &object.path;
     if body.size <= MULTIPART_THRESHOLD {
-        let put = sign(base.op.clone()).await?;
+        let put = sign(PresignOp::Put {
+            length: body.size,
+            content_type: content_type.clone(),
+        })
+        .await?;
         return ok(&json!({
             "path": path.to_string(),
             "method": put.method,
