@@ -1,6 +1,7 @@
 //! `bucketdrive`, the CLI, as a library: the binary in `main.rs` is a thin shell around these
 //! modules, and integration tests (and other crates of the workspace) call them directly.
 
+pub mod audit;
 pub mod aws;
 pub mod cli;
 pub mod commands;
