@@ -19,7 +19,8 @@ Start here:
 Environment: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, BUCKETDRIVE_CONFIG, BUCKETDRIVE_OUTPUT,
 BUCKETDRIVE_YES, BUCKETDRIVE_NO_INTERACTIVE, BUCKETDRIVE_RUNTIME_ZIP, NO_COLOR. See docs/cli.md.
 
-Exit codes: 0 ok · 1 error · 2 changes pending (plan) · 3 denied · 4 declined · 5 deploy failed";
+Exit codes: 0 ok · 1 error · 2 changes pending (plan) · 3 denied · 4 declined · 5 deploy failed ·
+6 tampering found (audit verify)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -114,6 +115,12 @@ pub enum Command {
     /// People in the user pool: invite, list, disable, enable, remove
     #[command(subcommand)]
     Users(UsersCommand),
+    /// The audit log: query it, export a period, verify the table against its archive
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Guests: one person from outside, one path, until a date (a personal group of their own)
+    #[command(subcommand)]
+    Guests(GuestsCommand),
     /// Where the stack is, its URLs, and whether groups and policies match bucketdrive.yaml
     #[command(after_help = "Example:\n  bucketdrive status -c bucketdrive.yaml --output json")]
     Status(ConfigArg),
@@ -567,4 +574,204 @@ pub struct LocalUpArgs {
     pub runtime_zip: Option<PathBuf>,
     #[command(flatten)]
     pub dir: LocalDirArgs,
+}
+
+// ------------------------------------------------------------------------------------- audit
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Who did what, when: records by user, by object or by time, newest first, from the
+    /// table's indexes (never a scan). The read itself is recorded (`audit-read`).
+    #[command(after_help = AUDIT_QUERY_HELP)]
+    Query(AuditQueryArgs),
+    /// Write every record of a period to a file (or stdout) as CSV or JSON lines, page by page
+    #[command(after_help = AUDIT_EXPORT_HELP)]
+    Export(AuditExportArgs),
+    /// Compare the audit table with its S3 archive for a period: records changed or removed in
+    /// the table, and records the archive lacks. Exit 0 = consistent, 6 = tampering found.
+    #[command(after_help = AUDIT_VERIFY_HELP)]
+    Verify(AuditVerifyArgs),
+}
+
+const AUDIT_QUERY_HELP: &str = "\
+Examples:
+  bucketdrive audit query --user alice@example.com --since 7d
+  bucketdrive audit query --path s3://company-reports/annual/report.pdf --since 2026-01-01
+  bucketdrive audit query --path s3://company-reports/annual/ --decision deny
+  bucketdrive audit query --action group-change --user arn:aws:iam::123456789012:user/ops
+  bucketdrive audit query --since 2026-12-01 --until 2026-12-03 --format csv > audit.csv
+  bucketdrive audit query --output json | jq '.records[].user'
+
+Times: RFC 3339 (2026-12-04T10:00:00Z), a day (2026-12-04, UTC; --until means its end) or a
+duration ago (90m, 24h, 7d). Default: the last 24 hours.
+A time range without --user or --path reads one index partition per day (at most 366 days).";
+
+const AUDIT_EXPORT_HELP: &str = "\
+Examples:
+  bucketdrive audit export --since 2026-10-01 --until 2026-12-31 --out q4.csv
+  bucketdrive audit export --since 2026-12-01 --until 2026-12-01 --format jsonl > day.jsonl
+  bucketdrive audit export --since 30d --until 0s --user alice@example.com --out alice.csv
+
+CSV: a header row, then one row per record (columns in docs/audit.md), RFC 4180 quoting; a
+cell starting with = + - @ gets a leading ' so spreadsheets do not run it as a formula.
+The file is written under a temporary name and renamed when complete.";
+
+const AUDIT_VERIFY_HELP: &str = "\
+Needs `audit: { archive: true }` in bucketdrive.yaml. Every archived record of the period must be
+in the table unchanged, unless its expires_at (TTL) has passed; every table record older than
+--settle must be in the archive (the stream to the archive is asynchronous).
+
+Examples:
+  bucketdrive audit verify                                   the last 24 hours
+  bucketdrive audit verify --since 2026-11-01 --until 2026-11-30 --output json
+
+Exit codes: 0 consistent · 6 tampering found · 1 error";
+
+/// Which records: the criteria `query` and `export` share.
+#[derive(Debug, Args, Clone)]
+pub struct AuditFilterArgs {
+    /// Whose records: an email or username (looked up in the user pool), a user's `sub`, or an
+    /// AWS ARN (the actor of changes made with this CLI)
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// One object (`s3://bucket/key`) or everything below a folder (`s3://bucket/prefix/`)
+    #[arg(long, value_name = "S3_PATH")]
+    pub path: Option<String>,
+    /// Only this action: me, list, download, upload, delete, audit-read, request,
+    /// group-change, user-change, apply, deploy, destroy
+    #[arg(long, value_name = "ACTION", value_parser = parse_action)]
+    pub action: Option<bucketdrive_core::audit::AuditAction>,
+    /// Only allowed or only denied requests
+    #[arg(long, value_enum)]
+    pub decision: Option<DecisionArg>,
+}
+
+fn parse_action(s: &str) -> Result<bucketdrive_core::audit::AuditAction, String> {
+    s.parse()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DecisionArg {
+    Allow,
+    Deny,
+}
+
+/// How `audit query` prints records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum QueryFormat {
+    /// Aligned columns for people (with `--output json`: one JSON document instead)
+    #[default]
+    Table,
+    /// RFC 4180 CSV with a header row
+    Csv,
+    /// One JSON record per line
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditQueryArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[command(flatten)]
+    pub filter: AuditFilterArgs,
+    /// From this time [default: 24 hours ago]
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Up to this time [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// At most this many records, newest first (1..10000; `audit export` has no limit)
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub limit: u32,
+    /// `table` for people, `csv` or `jsonl` for tools (`--output json` gives one JSON document)
+    #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+    pub format: QueryFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[command(flatten)]
+    pub filter: AuditFilterArgs,
+    /// From this time (RFC 3339, YYYY-MM-DD, or a duration ago such as 30d)
+    #[arg(long, value_name = "TIME")]
+    pub since: String,
+    /// Up to this time (YYYY-MM-DD means the end of that day; `0s` means now)
+    #[arg(long, value_name = "TIME")]
+    pub until: String,
+    /// Write to this file instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// csv or jsonl [default: jsonl for an --out ending in .jsonl, else csv]
+    #[arg(long, value_enum)]
+    pub format: Option<crate::audit::ExportFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// From this time [default: 24 hours ago]
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Up to this time [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Table records younger than this are not yet expected in the archive
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub settle: String,
+}
+
+// ------------------------------------------------------------------------------------ guests
+
+#[derive(Debug, Subcommand)]
+pub enum GuestsCommand {
+    /// Invite someone from outside to one path until a date: a real account (Cognito emails a
+    /// temporary password) in a personal group `guest-…` holding that single grant
+    #[command(after_help = GUESTS_INVITE_HELP)]
+    Invite(GuestInviteArgs),
+    /// Every guest: email, path, until, whether the grant has expired, whether the account is
+    /// enabled
+    List(ConfigArg),
+    /// End a guest's access now: the grant and group go, their tokens are refused within
+    /// seconds, the account is disabled
+    #[command(after_help = "Example:\n  bucketdrive guests revoke pat@partner.example")]
+    Revoke(GuestRevokeArgs),
+}
+
+const GUESTS_INVITE_HELP: &str = "\
+The path must be inside a bucket of bucketdrive.yaml. --until must be in the future and at most
+90 days away: a date (valid through that day, UTC) or an RFC 3339 instant. At that moment access
+ends by itself (an expired grant is no grant); `guests list` shows it as expired and
+`guests revoke` removes it.
+
+Examples:
+  bucketdrive guests invite pat@partner.example --path s3://acme-partner-drop/pat/ --until 2027-01-31
+  bucketdrive guests invite pat@partner.example --path s3://acme-partner-drop/pat/ \\
+      --until 2026-12-24T17:00:00Z --access read-write";
+
+#[derive(Debug, Args)]
+pub struct GuestInviteArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The guest's email (their sign-in name)
+    pub email: String,
+    /// The one path they may reach: a folder (`s3://bucket/prefix/`) or an object
+    #[arg(long, value_name = "S3_PATH")]
+    pub path: String,
+    /// When access ends: YYYY-MM-DD (through that day, UTC) or RFC 3339; at most 90 days away
+    #[arg(long, value_name = "DATE")]
+    pub until: String,
+    /// What they may do there
+    #[arg(long, value_enum, default_value_t = AccessArg::Read)]
+    pub access: AccessArg,
+}
+
+#[derive(Debug, Args)]
+pub struct GuestRevokeArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The guest's email (or username)
+    pub email: String,
 }

@@ -16,6 +16,9 @@ pub enum Exit {
     Declined = 4,
     /// A deploy or apply failed and the stack was rolled back (or left for inspection).
     DeployFailed = 5,
+    /// `audit verify`: the audit table differs from its archive (records changed, removed, or
+    /// never archived).
+    Tampered = 6,
 }
 
 impl From<Exit> for ExitCode {

@@ -47,6 +47,8 @@ fn run(cli: &Cli, ui: &Ui) -> anyhow::Result<Exit> {
         Command::Apply(args) => block_on(commands::deploy::apply(args, &cli.global, ui)),
         Command::Groups(cmd) => block_on(commands::groups::run(cmd, &cli.global, ui)),
         Command::Users(cmd) => block_on(commands::users::run(cmd, &cli.global, ui)),
+        Command::Audit(cmd) => block_on(commands::audit::run(cmd, &cli.global, ui)),
+        Command::Guests(cmd) => block_on(commands::guests::run(cmd, &cli.global, ui)),
         Command::Status(args) => block_on(commands::status::status(args, &cli.global, ui)),
         Command::Destroy(args) => block_on(commands::status::destroy(args, &cli.global, ui)),
         Command::Local(LocalCommand::Up(args)) => {

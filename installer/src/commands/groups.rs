@@ -370,7 +370,8 @@ fn view(
 pub struct GroupListing {
     pub stack: String,
     pub groups: Vec<GroupView>,
-    /// Cognito groups that are not in the config (made by hand, or guests).
+    /// Cognito groups that are not in the config (made by hand); personal guest groups
+    /// (`bucketdrive guests list`) are not counted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_in_config: Vec<String>,
 }
@@ -504,7 +505,7 @@ async fn live_views(
     let extra = live
         .cognito_groups
         .keys()
-        .filter(|k| !c.groups.contains_key(*k))
+        .filter(|k| !c.groups.contains_key(*k) && !k.starts_with(state::GUEST_PREFIX))
         .cloned()
         .collect();
     Ok((out, extra))

@@ -235,23 +235,30 @@ pub async fn destroy(args: &ConfigArg, global: &GlobalArgs, ui: &Ui) -> anyhow::
             .into());
         }
     }
-    stacks.delete(&stack).await?;
+    // Recorded before the deletion starts (audit first): the audit table is kept, so the record
+    // of who destroyed the stack survives it, and the archive's stream still runs to take it.
     let actor = crate::live::actor(&aws).await;
-    // The audit table is kept, so the record of who destroyed the stack survives it.
     if let Some(table) = kept
         .iter()
         .find(|k| k.logical_id == "AuditTable")
         .map(|k| k.physical_id.clone())
     {
-        let _ = crate::deploy::write_admin_record(
+        let kept_ids: Vec<&str> = kept.iter().map(|k| k.physical_id.as_str()).collect();
+        crate::deploy::write_admin_record(
             &aws,
             &table,
-            bucketdrive_core::audit::AuditAction::Deploy,
+            bucketdrive_core::audit::AuditAction::Destroy,
             &actor,
-            &format!("destroy: stack `{stack}` deleted"),
+            &format!(
+                "destroy: deleting stack `{stack}` in {}; kept: {}",
+                aws.region,
+                kept_ids.join(", ")
+            ),
         )
-        .await;
+        .await
+        .context("nothing was deleted: the destroy must be recorded first")?;
     }
+    stacks.delete(&stack).await?;
     ui.result(&Destroyed {
         stack,
         region: aws.region.clone(),

@@ -393,6 +393,29 @@ pub async fn write_admin_record(
     actor: &str,
     detail: &str,
 ) -> anyhow::Result<()> {
+    write_cli_record(
+        aws,
+        table,
+        action,
+        actor,
+        detail,
+        Basis::AdminChange,
+        "admin change made with the bucketdrive CLI",
+    )
+    .await
+}
+
+/// A record of something done with the CLI (an admin change, a read of the audit log), with
+/// the AWS caller as the actor: allowed by the caller's AWS permissions, status 0.
+pub async fn write_cli_record(
+    aws: &Aws,
+    table: &str,
+    action: AuditAction,
+    actor: &str,
+    detail: &str,
+    basis: Basis,
+    reason: &str,
+) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     let ctx = RequestContext {
         request_id: format!("cli-{}", ulid::Ulid::new()),
@@ -415,12 +438,7 @@ pub async fn write_admin_record(
         Vec::new(),
     )
     .detail(detail)
-    .outcome(
-        Outcome::Allow,
-        Basis::AdminChange,
-        "admin change made with the bucketdrive CLI",
-        0,
-    );
+    .outcome(Outcome::Allow, basis, reason, 0);
     let mut item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
         serde_dynamo::to_item(&record).map_err(|e| anyhow::anyhow!("{e}"))?;
     for (name, value) in record.index_attributes() {
@@ -438,7 +456,12 @@ pub async fn write_admin_record(
         .await
         .map_err(|e| {
             anyhow::anyhow!(
-                "cannot write the audit record of this change: {}",
+                "cannot write the audit record of this {}: {}",
+                if action == AuditAction::AuditRead {
+                    "read"
+                } else {
+                    "change"
+                },
                 describe(e)
             )
         })?;
