@@ -21,6 +21,7 @@
 //! its resources with [`unique_name`] and never assumes an empty account.
 
 pub mod federation;
+pub mod probe;
 pub mod stack;
 
 use std::io::{Read, Write};
