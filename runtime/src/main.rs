@@ -10,6 +10,7 @@ use bucketdrive_runtime::presign::SigV4Presigner;
 use bucketdrive_runtime::settings::Settings;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -92,11 +93,12 @@ async fn run_api() -> Result<(), Error> {
         )),
     };
     let app = Arc::new(App::new(settings, ports, Arc::new(chrono::Utc::now)));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    // The event arrives as raw JSON text and is parsed once, straight into its type.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let app = Arc::clone(&app);
         async move {
             Ok::<_, Error>(
-                app.handle_event(event.payload, &event.context.request_id)
+                app.handle_json(event.payload.get(), &event.context.request_id)
                     .await,
             )
         }
