@@ -129,3 +129,148 @@ async fn a_thousand_concurrent_requests_all_answer_and_each_leaves_one_audit_row
         "1 000 requests took {elapsed:?}"
     );
 }
+
+/// Polls `probe` every 100 ms until it returns true; the time it took (panics after `limit`).
+async fn until<F, Fut>(what: &str, limit: Duration, mut probe: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if probe().await {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Propagation, end to end with the real CLI: `groups add` → the first allowed download;
+/// `groups revoke` → the first refusal with the token already held; `users disable` → the first
+/// 401 with that token. Prints each time (docs/benchmarks.md).
+#[tokio::test]
+async fn group_changes_and_revocations_reach_the_api_within_seconds() {
+    use bucketdrive_tests::stack::bucketdrive;
+
+    let emulator = Emulator::shared().unwrap();
+    let d = Deployed::quickstart(emulator).unwrap();
+    let b = d.bucket.clone();
+    emulator
+        .s3()
+        .await
+        .put_object()
+        .bucket(&b)
+        .key("projects/plan.txt")
+        .body(b"plan".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let email = format!("{}@example.com", unique_name("prop"));
+    let pw = d.user(emulator, &email, &["staff"]).await.unwrap();
+    let config = d.config_path.to_string_lossy().into_owned();
+    let path = json!({"path": format!("s3://{b}/projects/plan.txt")});
+
+    // `groups add` a new group with a grant, put the user in it, sign in again (the token
+    // carries the groups), and time until the download is allowed.
+    let started = Instant::now();
+    let (code, out, err) = bucketdrive(
+        emulator,
+        &[
+            "groups",
+            "add",
+            "projects",
+            "--grant",
+            &format!("s3://{b}/projects/"),
+            "--access",
+            "read",
+            "-c",
+            &config,
+            "--yes",
+            "--no-interactive",
+        ],
+    )
+    .unwrap();
+    assert_eq!(code, 0, "groups add failed:\n{out}\n{err}");
+    let cli = started.elapsed();
+    emulator
+        .cognito()
+        .await
+        .admin_add_user_to_group()
+        .user_pool_id(d.output("UserPoolId").unwrap())
+        .username(&email)
+        .group_name("projects")
+        .send()
+        .await
+        .unwrap();
+    let (token, _) = d.sign_in(emulator, &email, &pw).await.unwrap();
+    let api = d.api(&token).unwrap();
+    let signed_in = started.elapsed();
+    let allowed = until("groups add → allowed", Duration::from_secs(30), || {
+        let api = api.clone();
+        let path = path.clone();
+        async move { api.post("/api/download", &path).await.unwrap().status == 200 }
+    })
+    .await;
+    eprintln!(
+        "propagation: groups add → first allowed download {:?} (CLI {cli:?}, + membership and sign-in {:?}, + first allowed {allowed:?})",
+        started.elapsed(),
+        signed_in - cli
+    );
+
+    // `groups revoke`: the same token is refused once the policy cache has turned over.
+    let started = Instant::now();
+    let (code, out, err) = bucketdrive(
+        emulator,
+        &[
+            "groups",
+            "revoke",
+            "projects",
+            &format!("s3://{b}/projects/"),
+            "-c",
+            &config,
+            "--yes",
+            "--no-interactive",
+        ],
+    )
+    .unwrap();
+    assert_eq!(code, 0, "groups revoke failed:\n{out}\n{err}");
+    let cli = started.elapsed();
+    let refused = until("groups revoke → refused", Duration::from_secs(60), || {
+        let api = api.clone();
+        let path = path.clone();
+        async move { api.post("/api/download", &path).await.unwrap().status == 403 }
+    })
+    .await;
+    eprintln!(
+        "propagation: groups revoke → first refusal {:?} (CLI {cli:?}, then {refused:?})",
+        started.elapsed()
+    );
+
+    // `users disable`: the token already issued stops working (401).
+    let started = Instant::now();
+    let (code, out, err) = bucketdrive(
+        emulator,
+        &[
+            "users",
+            "disable",
+            &email,
+            "-c",
+            &config,
+            "--yes",
+            "--no-interactive",
+        ],
+    )
+    .unwrap();
+    assert_eq!(code, 0, "users disable failed:\n{out}\n{err}");
+    let cli = started.elapsed();
+    let refused = until("users disable → 401", Duration::from_secs(60), || {
+        let api = api.clone();
+        async move { api.get("/api/me").await.unwrap().status == 401 }
+    })
+    .await;
+    eprintln!(
+        "propagation: users disable → first 401 {:?} (CLI {cli:?}, then {refused:?})",
+        started.elapsed()
+    );
+}
