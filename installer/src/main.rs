@@ -1,6 +1,6 @@
 //! `bucketdrive`: the CLI platform engineers use to deploy and run BucketDrive.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use bucketdrive_core::config::ConfigError;
@@ -82,7 +82,7 @@ fn report(e: &anyhow::Error, ui: &Ui) -> Exit {
     if let Some(config) = e.downcast_ref::<ConfigError>() {
         if ui.format == Format::Json {
             let body = serde_json::json!({ "error": "invalid-config", "file": config.file, "diagnostics": config.diagnostics });
-            println!("{body:#}");
+            let _ = writeln!(std::io::stdout(), "{body:#}");
         } else {
             eprintln!("{}", config.render(ui.color));
             eprintln!();
@@ -94,7 +94,8 @@ fn report(e: &anyhow::Error, ui: &Ui) -> Exit {
     if ui.format == Format::Json {
         let causes: Vec<String> = e.chain().skip(1).map(ToString::to_string).collect();
         let body = serde_json::json!({ "error": e.to_string(), "causes": causes });
-        println!("{body:#}");
+        // A closed stdout (`… | head`) must not turn an error into a panic.
+        let _ = writeln!(std::io::stdout(), "{body:#}");
     } else {
         let prefix = ui.paint("error:", |s| s.red().bold());
         eprintln!("{prefix} {e}");

@@ -29,8 +29,12 @@ impl Ui {
     pub fn result<T: Serialize + std::fmt::Display>(&self, value: &T) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         let written = match self.format {
+            // Keep the kind of an I/O error (a closed pipe) so it is recognised below.
             Format::Json => serde_json::to_writer_pretty(&mut out, value)
-                .map_err(std::io::Error::other)
+                .map_err(|e| match e.io_error_kind() {
+                    Some(kind) => std::io::Error::from(kind),
+                    None => std::io::Error::other(e),
+                })
                 .and_then(|_| writeln!(out)),
             Format::Text => writeln!(out, "{value}"),
         };

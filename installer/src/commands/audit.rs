@@ -13,7 +13,7 @@ use bucketdrive_core::audit::{AuditAction, AuditRecord, Basis, Outcome};
 use bucketdrive_core::audit_query::{AuditFilter, plan};
 use bucketdrive_core::config::ValidConfig;
 use bucketdrive_core::path::S3Path;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
@@ -78,6 +78,8 @@ fn period(
         Some(u) => audit::parse_time(u, true, now).map_err(|e| anyhow::anyhow!("--until: {e}"))?,
         None => now,
     };
+    // Records are stored to the millisecond: so are the bounds (and the filter a read records).
+    let (since, until) = (since.trunc_subsecs(3), until.trunc_subsecs(3));
     if until < since {
         bail!(
             "--until ({}) is before --since ({}); swap them",
@@ -184,7 +186,8 @@ async fn filter_of(
 
 /// Records this read of the audit log. The detail is the filter as JSON (as the API records
 /// it), with the command that read.
-async fn record_read(ctx: &Ctx, command: &str, filter: &AuditFilter) -> anyhow::Result<()> {
+/// Returns the record's id (a read does not list itself).
+async fn record_read(ctx: &Ctx, command: &str, filter: &AuditFilter) -> anyhow::Result<String> {
     let mut detail = serde_json::to_value(filter)?;
     if let Value::Object(m) = &mut detail {
         m.insert("command".into(), Value::String(format!("audit {command}")));
@@ -206,6 +209,7 @@ async fn record_read(ctx: &Ctx, command: &str, filter: &AuditFilter) -> anyhow::
 /// are not records are warned about and counted. Returns (records, unreadable ids).
 async fn read_records(
     pager: &mut Pager,
+    skip: &str,
     want: Option<usize>,
     ui: &Ui,
     what: &str,
@@ -217,6 +221,7 @@ async fn read_records(
     'pages: while let Some(page) = pager.next_page().await? {
         for item in &page {
             match record_of(item) {
+                Ok(r) if r.id == skip => {}
                 Ok(r) => {
                     sink(r)?;
                     count += 1;
@@ -413,13 +418,14 @@ async fn query(a: &AuditQueryArgs, global: &GlobalArgs, ui: &Ui) -> anyhow::Resu
     let now = Utc::now();
     let (since, until) = period(a.since.as_deref(), a.until.as_deref(), now)?;
     let filter = filter_of(&ctx, &a.filter, since, until, ui).await?;
-    record_read(&ctx, "query", &filter).await?;
+    let own = record_read(&ctx, "query", &filter).await?;
     let limit = a.limit as usize;
     let mut pager = Pager::new(ctx.aws.dynamodb(), &ctx.table, &filter)?;
     pager.page_size = Some(i32::try_from(limit + 1).unwrap_or(1000).clamp(25, 1000));
     let mut records = Vec::new();
     let (_, unreadable) = read_records(
         &mut pager,
+        &own,
         Some(limit + 1),
         ui,
         "reading the audit log",
@@ -541,11 +547,19 @@ async fn export(a: &AuditExportArgs, global: &GlobalArgs, ui: &Ui) -> anyhow::Re
         ),
         None => Box::new(std::io::stdout()),
     };
-    record_read(&ctx, "export", &filter).await?;
+    let own = match record_read(&ctx, "export", &filter).await {
+        Ok(id) => id,
+        Err(e) => {
+            if let Some(t) = &tmp {
+                let _ = std::fs::remove_file(t);
+            }
+            return Err(e);
+        }
+    };
     let mut writer = RecordWriter::new(format, std::io::BufWriter::new(sink));
     let mut pager = Pager::new(ctx.aws.dynamodb(), &ctx.table, &filter)?;
     let mut io_error = None;
-    let read = read_records(&mut pager, None, ui, "exporting the audit log", |r| {
+    let read = read_records(&mut pager, &own, None, ui, "exporting the audit log", |r| {
         if io_error.is_none()
             && let Err(e) = writer.write(&r)
         {

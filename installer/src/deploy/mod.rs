@@ -403,10 +403,12 @@ pub async fn write_admin_record(
         "admin change made with the bucketdrive CLI",
     )
     .await
+    .map(|_| ())
 }
 
 /// A record of something done with the CLI (an admin change, a read of the audit log), with
-/// the AWS caller as the actor: allowed by the caller's AWS permissions, status 0.
+/// the AWS caller as the actor: allowed by the caller's AWS permissions, status 0. Returns the
+/// record's id.
 pub async fn write_cli_record(
     aws: &Aws,
     table: &str,
@@ -415,7 +417,7 @@ pub async fn write_cli_record(
     detail: &str,
     basis: Basis,
     reason: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let now = chrono::Utc::now();
     let ctx = RequestContext {
         request_id: format!("cli-{}", ulid::Ulid::new()),
@@ -465,5 +467,5 @@ pub async fn write_cli_record(
                 describe(e)
             )
         })?;
-    Ok(())
+    Ok(record.id)
 }
