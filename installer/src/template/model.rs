@@ -415,9 +415,16 @@ fn provider(
         logical_id: provider_logical_id(name),
         name: name.to_owned(),
         provider_type,
-        details: Value::Object(details),
-        attribute_mapping: Value::Object(mapping),
+        details: sorted(details),
+        attribute_mapping: sorted(mapping),
     })
+}
+
+/// An object with its keys in sorted order whatever serde_json's `preserve_order` feature (which
+/// some dependencies switch on in test builds): the rendered template must not depend on it.
+fn sorted(map: serde_json::Map<String, Value>) -> Value {
+    let keys: std::collections::BTreeMap<String, Value> = map.into_iter().collect();
+    Value::Object(keys.into_iter().collect())
 }
 
 #[cfg(test)]
