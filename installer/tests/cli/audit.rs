@@ -365,6 +365,15 @@ async fn query_by_user_object_and_time_and_a_csv_export_with_the_right_rows() {
     );
     assert_eq!(denied.len(), 1);
     assert_eq!(denied[0]["key"], "secret/x");
+    // An AWS ARN is taken as it is: the actor of the CLI's changes (here, the deploy's converge).
+    let deploys = query(&f, &["--action", "deploy", "--since", "1h"]);
+    let actor = deploys[0]["user"]["sub"].as_str().unwrap().to_owned();
+    assert!(actor.starts_with("arn:aws:"), "{actor}");
+    let by_arn = query(
+        &f,
+        &["--user", &actor, "--action", "deploy", "--since", "1h"],
+    );
+    assert_eq!(by_arn, deploys);
     let nobody = run(&[
         "audit",
         "query",
