@@ -610,7 +610,7 @@ const AUDIT_EXPORT_HELP: &str = "\
 Examples:
   bucketdrive audit export --since 2026-10-01 --until 2026-12-31 --out q4.csv
   bucketdrive audit export --since 2026-12-01 --until 2026-12-01 --format jsonl > day.jsonl
-  bucketdrive audit export --since 30d --until 0s --user alice@example.com --out alice.csv
+  bucketdrive audit export --since 30d --until now --user alice@example.com --out alice.csv
 
 CSV: a header row, then one row per record (columns in docs/audit.md), RFC 4180 quoting; a
 cell starting with = + - @ gets a leading ' so spreadsheets do not run it as a formula.
@@ -697,7 +697,7 @@ pub struct AuditExportArgs {
     /// From this time (RFC 3339, YYYY-MM-DD, or a duration ago such as 30d)
     #[arg(long, value_name = "TIME")]
     pub since: String,
-    /// Up to this time (YYYY-MM-DD means the end of that day; `0s` means now)
+    /// Up to this time (YYYY-MM-DD means the end of that day; `now` is now)
     #[arg(long, value_name = "TIME")]
     pub until: String,
     /// Write to this file instead of stdout
@@ -747,8 +747,9 @@ ends by itself (an expired grant is no grant); `guests list` shows it as expired
 `guests revoke` removes it.
 
 Examples:
-  bucketdrive guests invite pat@partner.example --path s3://acme-partner-drop/pat/ --until 2027-01-31
-  bucketdrive guests invite pat@partner.example --path s3://acme-partner-drop/pat/ \\
+  bucketdrive guests invite pat@partner.example --path s3://partner-drop/pat/ \\
+      --until 2027-01-31
+  bucketdrive guests invite pat@partner.example --path s3://partner-drop/pat/ \\
       --until 2026-12-24T17:00:00Z --access read-write";
 
 #[derive(Debug, Args)]
