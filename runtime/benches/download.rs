@@ -29,6 +29,10 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use support::{S3Like, VecAudit};
 
+/// The allocator `bootstrap` runs with (src/main.rs), so the figures are the Lambda's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const FIXTURE: &str = "apigw-v2-post-download.json";
 const BODY: &str = r#"{"path":"s3://company-reports/annual/2025/report.pdf"}"#;
 /// Larger than the verifier's token cache (10 000): cycling through it never hits.
@@ -134,6 +138,13 @@ fn parts(c: &mut Criterion) {
             let raw: Box<RawValue> = serde_json::from_slice(black_box(&event)).unwrap();
             serde_json::from_str::<aws_lambda_events::apigw::ApiGatewayV2httpRequest>(raw.get())
                 .unwrap()
+        })
+    });
+    group.bench_function("parse-event-request", |b| {
+        let text = std::str::from_utf8(&event).unwrap();
+        b.iter(|| {
+            let raw: Box<RawValue> = serde_json::from_str(black_box(text)).unwrap();
+            bucketdrive_runtime::api::http::Request::from_event_json(raw.get(), "r").unwrap()
         })
     });
     let presigner = SigV4Presigner::new(

@@ -3,15 +3,16 @@
 //! The raw query string is decoded here exactly once, and a value that is not valid UTF-8 after
 //! decoding is refused: the key that is checked is the key that is signed.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use aws_lambda_events::encodings::Body;
 use bucketdrive_core::audit::RequestContext;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use percent_encoding::percent_decode;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 /// Largest JSON body accepted (requests carry a path and a few numbers).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -97,13 +98,18 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn from_event(e: &ApiGatewayV2httpRequest, fallback_request_id: &str) -> Request {
-        let rc = &e.request_context;
+    /// Reads an API Gateway v2 (payload 2.0) event from its JSON text. `None` when the text is
+    /// not such an event (not JSON, no `requestContext.http.method`, a method that is not an
+    /// HTTP token).
+    pub fn from_event_json(event: &str, fallback_request_id: &str) -> Option<Request> {
+        let e: Event<'_> = serde_json::from_str(event).ok()?;
+        let http = &e.request_context.http;
+        http::Method::from_bytes(http.method.as_bytes()).ok()?;
         let (query, query_error) = match parse_query(e.raw_query_string.as_deref().unwrap_or("")) {
             Ok(q) => (q, None),
             Err(msg) => (HashMap::new(), Some(msg)),
         };
-        let body = e.body.as_ref().map(|b| {
+        let body = e.body.as_deref().map(|b| {
             if e.is_base64_encoded {
                 use base64::Engine;
                 base64::engine::general_purpose::STANDARD
@@ -113,37 +119,31 @@ impl Request {
                 b.as_bytes().to_vec()
             }
         });
-        let header = |name: &str| {
-            e.headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        Request {
-            method: rc.http.method.as_str().to_owned(),
+        let headers = e.headers.0;
+        let user_agent = http
+            .user_agent
+            .as_deref()
+            .or_else(|| headers.get("user-agent").and_then(|v| v.to_str().ok()))
+            .map(|ua| ua.chars().take(512).collect());
+        Some(Request {
+            method: http.method.clone().into_owned(),
             path: e
                 .raw_path
-                .clone()
-                .or_else(|| rc.http.path.clone())
-                .unwrap_or_else(|| "/".into()),
+                .or_else(|| http.path.clone())
+                .map_or_else(|| "/".to_owned(), Cow::into_owned),
             query,
             query_error,
-            headers: e.headers.clone(),
             body,
             ctx: RequestContext {
-                request_id: rc
+                request_id: e
+                    .request_context
                     .request_id
-                    .clone()
-                    .unwrap_or_else(|| fallback_request_id.to_owned()),
-                source_ip: rc.http.source_ip.clone(),
-                user_agent: rc
-                    .http
-                    .user_agent
-                    .clone()
-                    .or_else(|| header("user-agent"))
-                    .map(|ua| ua.chars().take(512).collect()),
+                    .map_or_else(|| fallback_request_id.to_owned(), Cow::into_owned),
+                source_ip: http.source_ip.as_deref().map(str::to_owned),
+                user_agent,
             },
-        }
+            headers,
+        })
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -192,6 +192,91 @@ pub fn parse_query(raw: &str) -> Result<HashMap<String, String>, String> {
         }
     }
     Ok(out)
+}
+
+/// The parts of an API Gateway v2 (payload 2.0) event the handlers read, borrowed from the
+/// event's text; everything else (the authorizer's claims above all: the function verifies the
+/// token itself) is skipped unparsed. aws_lambda_events' full request type builds all of it and
+/// cost a quarter of a download's CPU (docs/benchmarks.md).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Event<'a> {
+    #[serde(borrow, default, alias = "path")]
+    raw_path: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    raw_query_string: Option<Cow<'a, str>>,
+    #[serde(default)]
+    headers: Headers,
+    #[serde(borrow, default)]
+    body: Option<Cow<'a, str>>,
+    #[serde(default)]
+    is_base64_encoded: bool,
+    #[serde(borrow)]
+    request_context: EventContext<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventContext<'a> {
+    #[serde(borrow, default)]
+    request_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    http: EventHttp<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventHttp<'a> {
+    #[serde(borrow)]
+    method: Cow<'a, str>,
+    #[serde(borrow, default)]
+    path: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    source_ip: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    user_agent: Option<Cow<'a, str>>,
+}
+
+/// The event's `headers` object (or `null`). API Gateway v2 joins repeated headers with commas,
+/// so each name has one value; a name or value `http` refuses is dropped, as if never sent.
+#[derive(Default)]
+struct Headers(HeaderMap);
+
+impl<'de> Deserialize<'de> for Headers {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Headers;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of header names to values, or null")
+            }
+            fn visit_unit<E>(self) -> Result<Headers, E> {
+                Ok(Headers::default())
+            }
+            fn visit_none<E>(self) -> Result<Headers, E> {
+                Ok(Headers::default())
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, de: D) -> Result<Headers, D::Error> {
+                de.deserialize_map(self)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Headers, A::Error> {
+                let mut h = HeaderMap::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some((k, v)) = map.next_entry::<Cow<'de, str>, Cow<'de, str>>()? {
+                    if let (Ok(k), Ok(v)) = (
+                        HeaderName::from_bytes(k.as_bytes()),
+                        HeaderValue::from_str(&v),
+                    ) {
+                        h.append(k, v);
+                    }
+                }
+                Ok(Headers(h))
+            }
+        }
+        de.deserialize_option(Visit)
+    }
 }
 
 /// Headers every API answer carries.
@@ -303,5 +388,53 @@ mod tests {
             v,
             serde_json::json!({"error": "forbidden", "message": "no", "request_id": "req-1"})
         );
+    }
+
+    #[test]
+    fn events_are_read_with_their_escapes_fallbacks_and_bad_headers_dropped() {
+        let fixture = include_str!("../../tests/data/apigw-v2-post-download.json");
+        let r = Request::from_event_json(fixture, "fallback").unwrap();
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.path, "/api/download");
+        assert!(r.header("authorization").unwrap().starts_with("Bearer "));
+        assert_ne!(r.ctx.request_id, "fallback");
+
+        let event = serde_json::json!({
+            "headers": {"user-agent": "ua \"quoted\"", "x-bad": "a\nb", "bad name": "v"},
+            "rawQueryString": "path=s3%3A%2F%2Fb%2Fk",
+            "body": "eyJhIjoxfQ==",
+            "isBase64Encoded": true,
+            "requestContext": {"http": {"method": "PUT", "path": "/api/x", "sourceIp": "10.0.0.1"}}
+        });
+        let r = Request::from_event_json(&event.to_string(), "fallback").unwrap();
+        assert_eq!(
+            r.path, "/api/x",
+            "requestContext.http.path when rawPath is absent"
+        );
+        assert_eq!(r.ctx.request_id, "fallback");
+        assert_eq!(r.ctx.source_ip.as_deref(), Some("10.0.0.1"));
+        assert_eq!(
+            r.ctx.user_agent.as_deref(),
+            Some("ua \"quoted\""),
+            "from the header"
+        );
+        assert_eq!(r.headers.len(), 1, "{:?}", r.headers);
+        assert_eq!(r.query["path"], "s3://b/k");
+        assert_eq!(r.body.as_deref(), Some(br#"{"a":1}"#.as_slice()));
+
+        let bare = r#"{"headers": null, "requestContext": {"http": {"method": "GET"}}}"#;
+        let r = Request::from_event_json(bare, "f").unwrap();
+        assert_eq!((r.path.as_str(), r.headers.len(), r.body), ("/", 0, None));
+
+        for bad in [
+            "",
+            "[]",
+            "{}",
+            r#"{"requestContext": {}}"#,
+            r#"{"requestContext": {"http": {"method": "GE T"}}}"#,
+            r#"{"requestContext": {"http": {"method": "GET"}}, "headers": []}"#,
+        ] {
+            assert!(Request::from_event_json(bad, "f").is_none(), "{bad}");
+        }
     }
 }

@@ -6,7 +6,7 @@ pub mod http;
 
 use std::sync::Arc;
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use bucketdrive_core::audit::{AuditAction, AuditRecord, AuditUser, Basis, Outcome, RecordBuilder};
 use bucketdrive_core::claims::{Expectations, Identity};
 use bucketdrive_core::policy::{PolicySet, Principal};
@@ -93,39 +93,21 @@ impl App {
         event: Value,
         lambda_request_id: &str,
     ) -> ApiGatewayV2httpResponse {
-        self.handle_parsed(
-            serde_json::from_value::<ApiGatewayV2httpRequest>(event),
-            lambda_request_id,
-        )
-        .await
+        self.handle_json(&event.to_string(), lambda_request_id)
+            .await
     }
 
-    /// [`App::handle_event`] from the event's JSON text, as the `bootstrap` receives it: parsed
-    /// straight into the API Gateway event. Going through a `serde_json::Value` first cost a
-    /// sixth of a download's CPU (docs/benchmarks.md).
+    /// [`App::handle_event`] from the event's JSON text, as the `bootstrap` receives it: read
+    /// straight into a [`Request`], borrowing from the text (docs/benchmarks.md has what the
+    /// `serde_json::Value` and full-event detours cost).
     pub async fn handle_json(
         &self,
         event: &str,
         lambda_request_id: &str,
     ) -> ApiGatewayV2httpResponse {
-        self.handle_parsed(
-            serde_json::from_str::<ApiGatewayV2httpRequest>(event),
-            lambda_request_id,
-        )
-        .await
-    }
-
-    async fn handle_parsed(
-        &self,
-        event: serde_json::Result<ApiGatewayV2httpRequest>,
-        lambda_request_id: &str,
-    ) -> ApiGatewayV2httpResponse {
-        match event {
-            Ok(e) => {
-                self.handle(Request::from_event(&e, lambda_request_id))
-                    .await
-            }
-            Err(_) => error_response(
+        match Request::from_event_json(event, lambda_request_id) {
+            Some(req) => self.handle(req).await,
+            None => error_response(
                 &ApiError::BadRequest(
                     "the request could not be read as an API Gateway HTTP API event".into(),
                 ),
