@@ -127,8 +127,13 @@ fn serve(stream: TcpStream, seen: mpsc::Sender<Seen>, event: String) {
                  Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:eu-west-1:123456789012:function:bench\r\n\r\n",
                 event.len()
             );
-            writer.write_all(head.as_bytes()).unwrap();
-            writer.write_all(event.as_bytes()).unwrap();
+            // The run is over once the first response is in: the process is killed while it
+            // waits for its second event, so this write may find the connection closed.
+            if writer.write_all(head.as_bytes()).is_err()
+                || writer.write_all(event.as_bytes()).is_err()
+            {
+                return;
+            }
         } else if method == "POST" && path.ends_with("/response") {
             let _ = seen.send(Seen::Response(
                 now,

@@ -27,6 +27,10 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::Value;
 use support::{BUCKET, S3Like, VecAudit};
 
+/// The allocator `bootstrap` runs with (src/main.rs), so the figures are the Lambda's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SIZES: [usize; 5] = [10, 100, 1_000, 10_000, 100_000];
 
 /// `outside` objects the caller may not see (spread over 100 top-level folders and the bucket
