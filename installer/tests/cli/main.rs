@@ -10,6 +10,7 @@
 mod audit;
 mod common;
 mod deploy;
+mod faults;
 mod groups;
 mod guests;
 mod local;
