@@ -122,3 +122,58 @@ async fn by_time_is_one_query_per_day_on_the_day_index() {
     assert_eq!(partitions, ["2026-12-04", "2026-12-03"]);
     assert_eq!(scans, 0);
 }
+
+/// The write path's contract with DynamoDB: an append is a conditional `PutItem` (never an
+/// overwrite), and a throttled or failing table is an error the handlers turn into a 503 with
+/// no URL (runtime/tests/handlers.rs), never a silent success.
+#[tokio::test]
+async fn appends_are_conditional_and_a_throttled_table_is_an_error() {
+    use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
+    use aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException;
+
+    let r = AuditRecord::builder(
+        "01JBBBBBBBBBBBBBBBBBBBBBBB".into(),
+        t("2026-12-04T10:00:00Z"),
+        AuditAction::Download,
+        &RequestContext::default(),
+        400,
+    )
+    .path("company-reports", "annual/x.pdf")
+    .outcome(Outcome::Allow, Basis::Grant, "ok", 200);
+
+    let conditional = |req: &aws_sdk_dynamodb::operation::put_item::PutItemInput| {
+        req.condition_expression() == Some("attribute_not_exists(id)")
+            && req.table_name() == Some("audit")
+            && req
+                .item()
+                .and_then(|i| i.get("id"))
+                .and_then(|v| v.as_s().ok())
+                == Some(&"01JBBBBBBBBBBBBBBBBBBBBBBB".to_owned())
+    };
+    let ok = mock!(Client::put_item)
+        .match_requests(conditional)
+        .then_output(|| PutItemOutput::builder().build());
+    let store = DynamoAuditStore {
+        client: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&ok]),
+        table: "audit".into(),
+    };
+    store.append(&r).await.unwrap();
+    assert_eq!(ok.num_calls(), 1);
+
+    let throttled = mock!(Client::put_item)
+        .match_requests(conditional)
+        .then_error(|| {
+            PutItemError::ProvisionedThroughputExceededException(
+                ProvisionedThroughputExceededException::builder()
+                    .message("Rate of requests exceeds the allowed throughput")
+                    .build(),
+            )
+        });
+    let store = DynamoAuditStore {
+        client: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&throttled]),
+        table: "audit".into(),
+    };
+    let err = store.append(&r).await.unwrap_err();
+    assert!(throttled.num_calls() >= 1);
+    assert!(err.to_string().contains("audit table"), "{err}");
+}

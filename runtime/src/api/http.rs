@@ -197,7 +197,7 @@ pub fn parse_query(raw: &str) -> Result<HashMap<String, String>, String> {
 /// The parts of an API Gateway v2 (payload 2.0) event the handlers read, borrowed from the
 /// event's text; everything else (the authorizer's claims above all: the function verifies the
 /// token itself) is skipped unparsed. aws_lambda_events' full request type builds all of it and
-/// cost a quarter of a download's CPU (docs/benchmarks.md).
+/// cost a fifth of a download's CPU (docs/benchmarks.md).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Event<'a> {
