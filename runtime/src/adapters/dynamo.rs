@@ -27,6 +27,32 @@ pub struct DynamoPolicyStore {
     pub table: String,
 }
 
+impl DynamoPolicyStore {
+    /// One item, read consistently: a revocation or an admin change counts from the moment it
+    /// is written.
+    async fn get(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, Unavailable> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| {
+                Unavailable::new(
+                    "policies table",
+                    aws_sdk_dynamodb::error::DisplayErrorContext(e),
+                )
+            })?;
+        Ok(resp.item)
+    }
+}
+
 #[async_trait]
 impl PolicyStore for DynamoPolicyStore {
     async fn group_policies(&self, groups: &[String]) -> Result<Vec<GroupPolicy>, Unavailable> {
@@ -87,22 +113,9 @@ impl PolicyStore for DynamoPolicyStore {
     }
 
     async fn admin_groups(&self) -> Result<Vec<String>, Unavailable> {
-        let resp = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key("settings".into(), "admins")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| {
-                Unavailable::new(
-                    "policies table",
-                    aws_sdk_dynamodb::error::DisplayErrorContext(e),
-                )
-            })?;
-        let groups = resp
-            .item
+        let groups = self
+            .get("settings".into(), "admins")
+            .await?
             .and_then(|i| i.get("groups").cloned())
             .map(|v| match v {
                 AttributeValue::L(list) => {
@@ -116,25 +129,14 @@ impl PolicyStore for DynamoPolicyStore {
     }
 
     async fn not_before(&self, sub: &str) -> Result<Option<i64>, Unavailable> {
-        let resp = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("user#{sub}"), "revocation")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| {
-                Unavailable::new(
-                    "policies table",
-                    aws_sdk_dynamodb::error::DisplayErrorContext(e),
-                )
-            })?;
-        Ok(resp.item.and_then(|i| {
-            i.get("not_before")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse::<i64>().ok())
-        }))
+        Ok(self
+            .get(format!("user#{sub}"), "revocation")
+            .await?
+            .and_then(|i| {
+                i.get("not_before")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<i64>().ok())
+            }))
     }
 }
 
