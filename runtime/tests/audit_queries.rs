@@ -21,8 +21,8 @@ fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-fn record(id: &str) -> HashMap<String, AttributeValue> {
-    let r: AuditRecord = AuditRecord::builder(
+fn audit_record(id: &str) -> AuditRecord {
+    AuditRecord::builder(
         id.into(),
         t("2026-12-04T10:00:00Z"),
         AuditAction::Download,
@@ -30,8 +30,11 @@ fn record(id: &str) -> HashMap<String, AttributeValue> {
         400,
     )
     .path("company-reports", "annual/x.pdf")
-    .outcome(Outcome::Allow, Basis::Grant, "ok", 200);
-    audit_item(&r).unwrap()
+    .outcome(Outcome::Allow, Basis::Grant, "ok", 200)
+}
+
+fn record(id: &str) -> HashMap<String, AttributeValue> {
+    audit_item(&audit_record(id)).unwrap()
 }
 
 /// Runs `filter` against a mocked table; returns (index names queried, partitions, scans made).
@@ -131,15 +134,7 @@ async fn appends_are_conditional_and_a_throttled_table_is_an_error() {
     use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
     use aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException;
 
-    let r = AuditRecord::builder(
-        "01JBBBBBBBBBBBBBBBBBBBBBBB".into(),
-        t("2026-12-04T10:00:00Z"),
-        AuditAction::Download,
-        &RequestContext::default(),
-        400,
-    )
-    .path("company-reports", "annual/x.pdf")
-    .outcome(Outcome::Allow, Basis::Grant, "ok", 200);
+    let r = audit_record("01JBBBBBBBBBBBBBBBBBBBBBBB");
 
     let conditional = |req: &aws_sdk_dynamodb::operation::put_item::PutItemInput| {
         req.condition_expression() == Some("attribute_not_exists(id)")

@@ -18,6 +18,22 @@ fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
+/// An SDK error as the port's error, with the SDK's whole error chain in the detail (for logs;
+/// callers only ever see a generic 503).
+fn policies_table(e: impl std::error::Error + 'static) -> Unavailable {
+    Unavailable::new(
+        "policies table",
+        aws_sdk_dynamodb::error::DisplayErrorContext(e),
+    )
+}
+
+fn audit_table(e: impl std::error::Error + 'static) -> Unavailable {
+    Unavailable::new(
+        "audit table",
+        aws_sdk_dynamodb::error::DisplayErrorContext(e),
+    )
+}
+
 fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
 }
@@ -43,12 +59,7 @@ impl DynamoPolicyStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| {
-                Unavailable::new(
-                    "policies table",
-                    aws_sdk_dynamodb::error::DisplayErrorContext(e),
-                )
-            })?;
+            .map_err(policies_table)?;
         Ok(resp.item)
     }
 }
@@ -77,12 +88,7 @@ impl PolicyStore for DynamoPolicyStore {
                     .set_request_items(Some(items))
                     .send()
                     .await
-                    .map_err(|e| {
-                        Unavailable::new(
-                            "policies table",
-                            aws_sdk_dynamodb::error::DisplayErrorContext(e),
-                        )
-                    })?;
+                    .map_err(policies_table)?;
                 for item in resp
                     .responses
                     .unwrap_or_default()
@@ -226,12 +232,7 @@ impl AuditStore for DynamoAuditStore {
             .condition_expression("attribute_not_exists(id)")
             .send()
             .await
-            .map_err(|e| {
-                Unavailable::new(
-                    "audit table",
-                    aws_sdk_dynamodb::error::DisplayErrorContext(e),
-                )
-            })?;
+            .map_err(audit_table)?;
         Ok(())
     }
 
@@ -284,12 +285,7 @@ impl AuditStore for DynamoAuditStore {
                     .set_exclusive_start_key(start_key.take())
                     .send()
                     .await
-                    .map_err(|e| {
-                        Unavailable::new(
-                            "audit table",
-                            aws_sdk_dynamodb::error::DisplayErrorContext(e),
-                        )
-                    })?;
+                    .map_err(audit_table)?;
                 for item in resp.items.unwrap_or_default() {
                     let r: AuditRecord = serde_dynamo::from_item(item)
                         .map_err(|e| Unavailable::new("audit table", e))?;
