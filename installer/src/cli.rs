@@ -103,7 +103,7 @@ pub enum Command {
     /// Show how the live stack, Cognito groups and policies differ from bucketdrive.yaml.
     /// Exit 0 = in sync, 2 = changes pending, 1 = error.
     #[command(after_help = PLAN_HELP)]
-    Plan(PlanArgs),
+    Plan(PlanCommandArgs),
     /// Make everything live equal bucketdrive.yaml (deploy without asking, then converge);
     /// running it twice reports no changes
     #[command(after_help = APPLY_HELP)]
@@ -230,11 +230,13 @@ when the config file does not exist yet.";
 const PLAN_HELP: &str = "\
 Examples:
   bucketdrive plan                          text, with a unified diff of the template
-  bucketdrive plan --output json            for CI; exit 2 means `apply` has work to do
+  bucketdrive plan --output json            for CI; exit 2 means not in sync
+  bucketdrive plan --no-drift               skip the drift detection (faster)
 
 The stack is compared through a CloudFormation change set that is created and deleted again
-(needs cloudformation:CreateChangeSet and DeleteChangeSet). Drift of stack resources made by
-hand is not in a change set: CloudFormation's drift detection covers that.";
+(needs cloudformation:CreateChangeSet and DeleteChangeSet). Resources changed by hand since the
+deploy are found with CloudFormation's drift detection (DetectStackDrift) and listed as drift:
+`apply` cannot undo those while the template is unchanged; revert them by hand.";
 
 const APPLY_HELP: &str = "\
 Examples:
@@ -342,6 +344,16 @@ pub struct PlanArgs {
     /// stack's current code and `apply` finds or builds one
     #[arg(long, value_name = "FILE", env = "BUCKETDRIVE_RUNTIME_ZIP")]
     pub runtime_zip: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanCommandArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Skip CloudFormation drift detection of the stack's resources (hand-made changes to the
+    /// Lambda, tables, buckets, log groups…); it takes seconds, up to a minute on AWS
+    #[arg(long)]
+    pub no_drift: bool,
 }
 
 /// Read, write or both, as `--access` takes it.

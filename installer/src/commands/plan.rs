@@ -8,8 +8,9 @@ use std::fmt;
 use anyhow::bail;
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, PlanArgs};
+use crate::cli::{GlobalArgs, PlanCommandArgs};
 use crate::config_file;
+use crate::deploy::drift::{self, ResourceDrift};
 use crate::deploy::stack::{
     Existing, ResourceChange, StackRequest, Stacks, USE_PREVIOUS_VALUE, render_changes,
     template_diff,
@@ -60,6 +61,9 @@ pub struct PlanReport {
     /// Unified diff of the live template against the rendered one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template_diff: Option<String>,
+    /// The stack's resources changed outside CloudFormation since the last deploy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<ResourceDrift>,
     /// Changes outside the stack: Cognito groups, group policies, settings.
     pub state: Vec<StateChange>,
     pub in_sync: bool,
@@ -127,6 +131,34 @@ impl fmt::Display for PlanReport {
         if let Some(d) = &self.template_diff {
             write!(f, "\n  template:\n{}", indent(&indent(d.trim_end())))?;
         }
+        if !self.drift.is_empty() {
+            write!(
+                f,
+                "\nDrift: {} resource(s) changed outside CloudFormation",
+                self.drift.len()
+            )?;
+            for d in &self.drift {
+                write!(
+                    f,
+                    "\n  ! {:<32} {} {}",
+                    d.resource_type, d.logical_id, d.status
+                )?;
+                for p in &d.differences {
+                    write!(
+                        f,
+                        "\n      {}: expected {}, actual {}",
+                        p.path,
+                        clip(&p.expected),
+                        clip(&p.actual)
+                    )?;
+                }
+            }
+            write!(
+                f,
+                "\n  CloudFormation does not undo drift while the template is unchanged: revert it by \
+                 hand, then plan again"
+            )?;
+        }
         if self.state.is_empty() {
             write!(f, "\nGroups and policies: in sync")?;
         } else {
@@ -139,15 +171,36 @@ impl fmt::Display for PlanReport {
             write!(f, "\nnote: {n}")?;
         }
         if self.in_sync {
-            write!(f, "\n\nin sync: nothing to apply")
+            return write!(f, "\n\nin sync: nothing to apply");
+        }
+        if self.pending() == 0 {
+            write!(f, "\n\nnot in sync: `apply` has nothing to change")?;
         } else {
             write!(
                 f,
                 "\n\n{} change(s) pending; `bucketdrive apply -c {}` makes them live",
                 self.pending(),
                 self.file
-            )
+            )?;
         }
+        if !self.drift.is_empty() {
+            write!(
+                f,
+                "; {} drifted resource(s) to revert by hand",
+                self.drift.len()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A property value for a terminal line: whole when short, else its start.
+fn clip(value: &str) -> String {
+    const MAX: usize = 160;
+    if value.chars().count() <= MAX {
+        value.to_owned()
+    } else {
+        format!("{}…", value.chars().take(MAX).collect::<String>())
     }
 }
 
@@ -158,7 +211,8 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
-pub async fn run(args: &PlanArgs, global: &GlobalArgs, ui: &Ui) -> anyhow::Result<Exit> {
+pub async fn run(command: &PlanCommandArgs, global: &GlobalArgs, ui: &Ui) -> anyhow::Result<Exit> {
+    let args = &command.plan;
     let path = &args.config.config;
     let valid = config_file::load(path, ui)?;
     let aws = super::deploy::connect(global, &valid).await?;
@@ -205,6 +259,7 @@ pub async fn run(args: &PlanArgs, global: &GlobalArgs, ui: &Ui) -> anyhow::Resul
     let want = state::desired(&valid);
     let mut parameters = Vec::new();
     let mut diff = None;
+    let mut drifted = Vec::new();
     let (status, stack_plan, live_state) = match existing {
         Existing::Busy(s) => bail!(
             "stack `{stack}` is busy ({s}); wait for that operation to finish, then plan again"
@@ -265,6 +320,14 @@ pub async fn run(args: &PlanArgs, global: &GlobalArgs, ui: &Ui) -> anyhow::Resul
                     Some(changes) => StackPlan::Update { changes },
                 }
             };
+            if !command.no_drift {
+                match drift::detect(&aws.cloudformation(), &stack, ui).await {
+                    Ok(d) => drifted = d,
+                    Err(e) => notes.push(format!(
+                        "drift of the stack's resources not checked ({e:#}); `--no-drift` skips it"
+                    )),
+                }
+            }
             let live_state = match dep.as_ref().map(Deployment::targets) {
                 Some(Ok(t)) => state::read(&aws, &t).await?,
                 _ => state::State::default(),
@@ -273,7 +336,8 @@ pub async fn run(args: &PlanArgs, global: &GlobalArgs, ui: &Ui) -> anyhow::Resul
         }
     };
     let state_changes = state::diff(&live_state, &want);
-    let in_sync = matches!(stack_plan, StackPlan::InSync) && state_changes.is_empty();
+    let in_sync =
+        matches!(stack_plan, StackPlan::InSync) && drifted.is_empty() && state_changes.is_empty();
     let report = PlanReport {
         file: valid.file.clone(),
         stack,
@@ -282,6 +346,7 @@ pub async fn run(args: &PlanArgs, global: &GlobalArgs, ui: &Ui) -> anyhow::Resul
         stack_plan,
         parameters,
         template_diff: diff,
+        drift: drifted,
         state: state_changes,
         in_sync,
         notes,

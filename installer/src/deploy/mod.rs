@@ -2,6 +2,7 @@
 //! change set, then converge what lives outside the stack (policies, groups) and invite the first
 //! admin. `apply` and `local up` run this same path.
 
+pub mod drift;
 pub mod package;
 pub mod stack;
 

@@ -122,3 +122,60 @@ async fn plan_exits_2_until_apply_converges_and_sees_drift_made_by_hand() {
     let p = run(&["plan", "-c", f.path(), "--output", "json"]);
     p.expect(0);
 }
+
+/// Drift of the stack's own resources: versioning suspended by hand on the file bucket the
+/// stack created shows in `plan` (exit 2) with the property, its expected and actual values;
+/// `--no-drift` skips the check; putting it back makes the plan clean again.
+#[tokio::test]
+async fn a_stack_resource_changed_by_hand_shows_as_drift_in_plan() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+
+    let f = Fixture::new("bd-drift");
+    run(&["apply", "-c", f.path()]).expect(0);
+    let p = run(&["plan", "-c", f.path(), "--output", "json"]);
+    p.expect(0);
+    assert!(p.json().get("drift").is_none(), "{}", p.stdout);
+
+    let s3 = emulator().s3().await;
+    let versioning = |status| VersioningConfiguration::builder().status(status).build();
+    s3.put_bucket_versioning()
+        .bucket(&f.bucket)
+        .versioning_configuration(versioning(BucketVersioningStatus::Suspended))
+        .send()
+        .await
+        .unwrap();
+
+    let p = run(&["plan", "-c", f.path(), "--output", "json"]);
+    p.expect(2);
+    let plan = p.json();
+    assert_eq!(plan["stack_plan"]["result"], "in-sync", "{plan:#}");
+    assert_eq!(plan["in_sync"], false, "{plan:#}");
+    let drift = plan["drift"].as_array().unwrap();
+    assert_eq!(drift.len(), 1, "{plan:#}");
+    assert_eq!(drift[0]["resource_type"], "AWS::S3::Bucket");
+    assert_eq!(drift[0]["status"], "MODIFIED");
+    let diff = &drift[0]["differences"][0];
+    assert_eq!(diff["path"], "/VersioningConfiguration/Status", "{plan:#}");
+    assert_eq!(diff["expected"], "Enabled");
+    assert_eq!(diff["actual"], "Suspended");
+    let text = run(&["plan", "-c", f.path()]);
+    text.expect(2);
+    assert!(
+        text.stdout
+            .contains("Drift: 1 resource(s) changed outside CloudFormation")
+            && text
+                .stdout
+                .contains("/VersioningConfiguration/Status: expected Enabled, actual Suspended"),
+        "{}",
+        text.stdout
+    );
+    run(&["plan", "-c", f.path(), "--no-drift"]).expect(0);
+
+    s3.put_bucket_versioning()
+        .bucket(&f.bucket)
+        .versioning_configuration(versioning(BucketVersioningStatus::Enabled))
+        .send()
+        .await
+        .unwrap();
+    run(&["plan", "-c", f.path()]).expect(0);
+}
