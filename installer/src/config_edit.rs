@@ -573,23 +573,7 @@ impl<'a> Doc<'a> {
         if inline == "{}" {
             // `groups: {}` becomes a block: drop the marker, put the group under the key.
             let block = group_block(name, group, key_indent + 2, 2, self.nl);
-            let after = self.after_line(key_line);
-            let mut remove_start = at;
-            while remove_start > 0 && self.src.as_bytes()[remove_start - 1] == b' ' {
-                remove_start -= 1;
-            }
-            return Ok(vec![
-                Splice {
-                    start: remove_start,
-                    end: at + 2,
-                    text: String::new(),
-                },
-                Splice {
-                    start: after,
-                    end: after,
-                    text: with_leading_break(self.src, after, &block, self.nl),
-                },
-            ]);
+            return Ok(self.open_empty_mapping(at, key_line, &block));
         }
         if !inline.is_empty() {
             return Err("`groups:` is written as a flow mapping".to_owned());
@@ -611,6 +595,28 @@ impl<'a> Doc<'a> {
             end: at,
             text: with_leading_break(self.src, at, &block, self.nl),
         }])
+    }
+
+    /// `key: {}` opened into block style: the `{}` at `at` (and the spaces before it) removed,
+    /// `block` written on the lines after the key's line.
+    fn open_empty_mapping(&self, at: usize, key_line: usize, block: &str) -> Vec<Splice> {
+        let after = self.after_line(key_line);
+        let mut remove_start = at;
+        while remove_start > 0 && self.src.as_bytes()[remove_start - 1] == b' ' {
+            remove_start -= 1;
+        }
+        vec![
+            Splice {
+                start: remove_start,
+                end: at + 2,
+                text: String::new(),
+            },
+            Splice {
+                start: after,
+                end: after,
+                text: with_leading_break(self.src, after, block, self.nl),
+            },
+        ]
     }
 
     fn remove_group(&self, config: &Config, name: &str) -> Attempt<Vec<Splice>> {
@@ -652,23 +658,7 @@ impl<'a> Doc<'a> {
                 " ".repeat(inner + step),
                 nl = self.nl
             );
-            let after = self.after_line(gline);
-            let mut remove_start = at;
-            while remove_start > 0 && self.src.as_bytes()[remove_start - 1] == b' ' {
-                remove_start -= 1;
-            }
-            return Ok(vec![
-                Splice {
-                    start: remove_start,
-                    end: at + 2,
-                    text: String::new(),
-                },
-                Splice {
-                    start: after,
-                    end: after,
-                    text: with_leading_break(self.src, after, &block, self.nl),
-                },
-            ]);
+            return Ok(self.open_empty_mapping(at, gline, &block));
         }
         if !inline.is_empty() {
             return Err(format!("group `{group}` is written as a flow mapping"));
@@ -984,6 +974,25 @@ mod tests {
             out,
             format!(
                 "# top comment\n{HEAD}groups:\n  # finance team\n  finance:\n    grants:\n      - s3://files/q/   # quarterly\n      # annual next\n      - s3://files/a/\n      - {{ path: \"s3://files/new/\", access: read-write, until: 2027-03-31 }}\n    deny: [s3://files/a/secret/]\n  # engineering\n  eng:\n    grants: [s3://files/e/]\n# trailing\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_grant_for_a_group_written_as_an_empty_mapping_opens_it_into_a_block() {
+        let src =
+            format!("{HEAD}groups:\n  admins: {{}}   # audit readers\n  eng:\n    grants: []\n");
+        let out = kept(
+            &src,
+            Edit::AddGrant {
+                group: "admins".into(),
+                grant: grant("s3://files/audit/"),
+            },
+        );
+        assert_eq!(
+            out,
+            format!(
+                "{HEAD}groups:\n  admins:   # audit readers\n    grants:\n      - s3://files/audit/\n  eng:\n    grants: []\n"
             )
         );
     }
