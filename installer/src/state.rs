@@ -281,17 +281,31 @@ fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-/// Reads the live state. The policies table is small configuration, so a scan is fine here
-/// (the audit table is never scanned).
-pub async fn read(aws: &Aws, t: &Targets) -> anyhow::Result<State> {
-    let mut state = State::default();
+/// The items of the policies table that `filter` keeps (a DynamoDB filter expression and its
+/// `:values`; all of them without one), read consistently page by page. The table is small
+/// configuration, so a scan is fine there (the audit table is never scanned).
+pub async fn scan_policies_table(
+    aws: &Aws,
+    t: &Targets,
+    filter: Option<(&str, Vec<(&str, AttributeValue)>)>,
+) -> anyhow::Result<Vec<std::collections::HashMap<String, AttributeValue>>> {
     let ddb = aws.dynamodb();
+    let (expression, values) = match filter {
+        Some((e, v)) => (
+            Some(e.to_owned()),
+            Some(v.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
+        ),
+        None => (None, None),
+    };
+    let mut items = Vec::new();
     let mut start = None;
     loop {
         let resp = ddb
             .scan()
             .table_name(&t.policies_table)
             .consistent_read(true)
+            .set_filter_expression(expression.clone())
+            .set_expression_attribute_values(values.clone())
             .set_exclusive_start_key(start)
             .send()
             .await
@@ -302,47 +316,53 @@ pub async fn read(aws: &Aws, t: &Targets) -> anyhow::Result<State> {
                     describe(e)
                 )
             })?;
-        for item in resp.items() {
-            let get = |k: &str| {
-                item.get(k)
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default()
-            };
-            let (pk, sk) = (get("pk"), get("sk"));
-            if let (Some(group), "policy") = (pk.strip_prefix("group#"), sk.as_str()) {
-                let doc: GroupPolicy = serde_json::from_str(&get("doc")).with_context(|| {
-                    format!("the policy of group `{group}` in the policies table is not valid")
-                })?;
-                state.policies.insert(group.to_owned(), doc);
-            } else if pk == "settings" && sk == "admins" {
-                state.admins = item
-                    .get("groups")
-                    .and_then(|v| v.as_l().ok())
-                    .map(|l| l.iter().filter_map(|x| x.as_s().ok().cloned()).collect())
-                    .unwrap_or_default();
-            } else if let (true, Some(provider)) = (pk == "settings", sk.strip_prefix("idp#")) {
-                let map = item
-                    .get("group_map")
-                    .and_then(|v| v.as_m().ok())
-                    .map(|m| {
-                        m.iter()
-                            .filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone())))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                state.idps.insert(
-                    provider.to_owned(),
-                    IdpSettings {
-                        groups_attribute: get("groups_attribute"),
-                        group_map: map,
-                    },
-                );
-            }
-        }
+        items.extend(resp.items.unwrap_or_default());
         start = resp.last_evaluated_key;
         if start.is_none() {
-            break;
+            return Ok(items);
+        }
+    }
+}
+
+/// Reads the live state.
+pub async fn read(aws: &Aws, t: &Targets) -> anyhow::Result<State> {
+    let mut state = State::default();
+    for item in &scan_policies_table(aws, t, None).await? {
+        let get = |k: &str| {
+            item.get(k)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        let (pk, sk) = (get("pk"), get("sk"));
+        if let (Some(group), "policy") = (pk.strip_prefix("group#"), sk.as_str()) {
+            let doc: GroupPolicy = serde_json::from_str(&get("doc")).with_context(|| {
+                format!("the policy of group `{group}` in the policies table is not valid")
+            })?;
+            state.policies.insert(group.to_owned(), doc);
+        } else if pk == "settings" && sk == "admins" {
+            state.admins = item
+                .get("groups")
+                .and_then(|v| v.as_l().ok())
+                .map(|l| l.iter().filter_map(|x| x.as_s().ok().cloned()).collect())
+                .unwrap_or_default();
+        } else if let (true, Some(provider)) = (pk == "settings", sk.strip_prefix("idp#")) {
+            let map = item
+                .get("group_map")
+                .and_then(|v| v.as_m().ok())
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            state.idps.insert(
+                provider.to_owned(),
+                IdpSettings {
+                    groups_attribute: get("groups_attribute"),
+                    group_map: map,
+                },
+            );
         }
     }
     let cognito = aws.cognito();

@@ -21,7 +21,7 @@ use crate::config_file;
 use crate::exit::Exit;
 use crate::live::{self, Deployment};
 use crate::output::Ui;
-use crate::state::{GUEST_PREFIX, Targets};
+use crate::state::{self, GUEST_PREFIX, Targets};
 use crate::users;
 
 /// The longest a guest grant may run.
@@ -213,62 +213,43 @@ fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-/// Every guest policy item of the policies table (a small configuration table: a scan is fine
-/// there; the audit table is never scanned).
+/// Every guest of the deployment, from the guest policy items of the policies table.
 async fn guest_items(aws: &Aws, t: &Targets, now: DateTime<Utc>) -> anyhow::Result<Vec<Guest>> {
-    let ddb = aws.dynamodb();
+    let filter = (
+        "begins_with(pk, :g) AND sk = :policy",
+        vec![
+            (":g", s(format!("group#{GUEST_PREFIX}"))),
+            (":policy", s("policy")),
+        ],
+    );
     let mut out = Vec::new();
-    let mut start = None;
-    loop {
-        let resp = ddb
-            .scan()
-            .table_name(&t.policies_table)
-            .consistent_read(true)
-            .filter_expression("begins_with(pk, :g) AND sk = :policy")
-            .expression_attribute_values(":g", s(format!("group#{GUEST_PREFIX}")))
-            .expression_attribute_values(":policy", s("policy"))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot read the policies table `{}`: {}",
-                    t.policies_table,
-                    describe(e)
-                )
-            })?;
-        for item in resp.items() {
-            let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-            let group = get("pk")
-                .and_then(|p| p.strip_prefix("group#").map(str::to_owned))
-                .unwrap_or_default();
-            let doc: GroupPolicy = serde_json::from_str(&get("doc").unwrap_or_default())
-                .with_context(|| format!("the policy of guest group `{group}` is not valid"))?;
-            let Some(grant) = doc.grants.first() else {
-                continue;
-            };
-            let until = grant.until.clone();
-            out.push(Guest {
-                email: get("guest_email").unwrap_or_else(|| "?".to_owned()),
-                group,
-                path: grant.path.to_string(),
-                access: grant.access.to_string(),
-                until: until.as_ref().map(|u| u.to_string()).unwrap_or_default(),
-                ends_at: until
-                    .as_ref()
-                    .map(|u| u.ends_at().to_rfc3339_opts(SecondsFormat::Secs, true))
-                    .unwrap_or_default(),
-                expired: grant.is_expired(now),
-                enabled: None,
-                invited_by: get("updated_by"),
-                invited_at: get("updated_at"),
-                username: get("guest_username"),
-            });
-        }
-        start = resp.last_evaluated_key;
-        if start.is_none() {
-            break;
-        }
+    for item in &state::scan_policies_table(aws, t, Some(filter)).await? {
+        let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+        let group = get("pk")
+            .and_then(|p| p.strip_prefix("group#").map(str::to_owned))
+            .unwrap_or_default();
+        let doc: GroupPolicy = serde_json::from_str(&get("doc").unwrap_or_default())
+            .with_context(|| format!("the policy of guest group `{group}` is not valid"))?;
+        let Some(grant) = doc.grants.first() else {
+            continue;
+        };
+        let until = grant.until.clone();
+        out.push(Guest {
+            email: get("guest_email").unwrap_or_else(|| "?".to_owned()),
+            group,
+            path: grant.path.to_string(),
+            access: grant.access.to_string(),
+            until: until.as_ref().map(|u| u.to_string()).unwrap_or_default(),
+            ends_at: until
+                .as_ref()
+                .map(|u| u.ends_at().to_rfc3339_opts(SecondsFormat::Secs, true))
+                .unwrap_or_default(),
+            expired: grant.is_expired(now),
+            enabled: None,
+            invited_by: get("updated_by"),
+            invited_at: get("updated_at"),
+            username: get("guest_username"),
+        });
     }
     out.sort_by(|a, b| a.email.cmp(&b.email).then(a.group.cmp(&b.group)));
     Ok(out)
